@@ -1,0 +1,100 @@
+"""TikTok HTTP clients: a library usable on its own, without Dagster or storage.
+
+One `Transport` (connection pool, rate limiter, retries) serves the Display API
+client (`DisplayClient`), the Business API client (`BusinessClient`) and both
+OAuth flows (`DisplayOAuth`, `BusinessOAuth`). Records come back as typed,
+lossless models; errors as typed exceptions that never contain secrets.
+"""
+
+from tiktok_etl.api.business import (
+    BUSINESS_BASE_URL,
+    BusinessClient,
+    CommentRequest,
+)
+from tiktok_etl.api.clock import Clock, ManualClock, SystemClock
+from tiktok_etl.api.display import DISPLAY_BASE_URL, DisplayClient, user_fields_for_scopes
+from tiktok_etl.api.errors import (
+    ApiError,
+    OAuthError,
+    RateLimited,
+    ReauthRequired,
+    ScopeNotAuthorized,
+    ServerError,
+    TikTokError,
+    TokenExpired,
+    TransportError,
+)
+from tiktok_etl.api.models import (
+    BusinessComment,
+    BusinessUser,
+    BusinessVideo,
+    DisplayUser,
+    DisplayVideo,
+    TikTokRecord,
+)
+from tiktok_etl.api.oauth import AUTHORIZE_URL, BusinessOAuth, DisplayOAuth, parse_callback
+from tiktok_etl.api.outcome import Outcome
+from tiktok_etl.api.pagination import FetchResult, Page, RejectedRecord, collect, iter_pages
+from tiktok_etl.api.pkce import PkcePair, new_state
+from tiktok_etl.api.ratelimit import RateLimiter, SlidingWindowLimiter, UnlimitedLimiter
+from tiktok_etl.api.redaction import redact
+from tiktok_etl.api.tokens import (
+    RefreshingTokenProvider,
+    StaticTokenProvider,
+    TokenProvider,
+    TokenSet,
+    call_with_refresh,
+)
+from tiktok_etl.api.transport import Reply, RequestStats, RetryPolicy, Transport
+
+__all__ = [
+    "AUTHORIZE_URL",
+    "BUSINESS_BASE_URL",
+    "DISPLAY_BASE_URL",
+    "ApiError",
+    "BusinessClient",
+    "BusinessComment",
+    "BusinessOAuth",
+    "BusinessUser",
+    "BusinessVideo",
+    "Clock",
+    "CommentRequest",
+    "DisplayClient",
+    "DisplayOAuth",
+    "DisplayUser",
+    "DisplayVideo",
+    "FetchResult",
+    "ManualClock",
+    "OAuthError",
+    "Outcome",
+    "Page",
+    "PkcePair",
+    "RateLimited",
+    "RateLimiter",
+    "ReauthRequired",
+    "RefreshingTokenProvider",
+    "RejectedRecord",
+    "Reply",
+    "RequestStats",
+    "RetryPolicy",
+    "ScopeNotAuthorized",
+    "ServerError",
+    "SlidingWindowLimiter",
+    "StaticTokenProvider",
+    "SystemClock",
+    "TikTokError",
+    "TikTokRecord",
+    "TokenExpired",
+    "TokenProvider",
+    "TokenSet",
+    "Transport",
+    "TransportError",
+    "UnlimitedLimiter",
+    "call_with_refresh",
+    "collect",
+    "iter_pages",
+    "new_state",
+    "parse_callback",
+    "redact",
+    "user_fields_for_scopes",
+]

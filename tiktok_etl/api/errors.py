@@ -1,0 +1,126 @@
+"""Typed errors raised by the TikTok clients.
+
+Each error carries what a person (or the orchestration layer) needs to act on
+it: which endpoint failed, TikTok's error code, its log or request id, and the
+HTTP status. Messages are built from those fields and passed through `redact`,
+so no token, secret or authorization code can leak through `str()` or `repr()`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from tiktok_etl.api.redaction import redact
+
+
+def _restore(cls: type[TikTokError], args: tuple[Any, ...], state: dict[str, Any]) -> TikTokError:
+    error = cls.__new__(cls)
+    Exception.__init__(error, *args)
+    error.__dict__.update(state)
+    return error
+
+
+class TikTokError(Exception):
+    """Base class of every error raised by `tiktok_etl.api`."""
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # keyword-only constructors do not survive the default exception pickling
+        return (_restore, (type(self), self.args, dict(self.__dict__)))
+
+
+class ApiError(TikTokError):
+    """TikTok answered a request with an error code (or an unusable HTTP status)."""
+
+    def __init__(
+        self,
+        endpoint: str,
+        code: str,
+        message: str = "",
+        *,
+        method: str = "",
+        log_id: str | None = None,
+        http_status: int | None = None,
+    ) -> None:
+        self.endpoint = endpoint
+        self.code = str(code)
+        self.message = redact(message)
+        self.method = method
+        self.log_id = log_id
+        self.http_status = http_status
+        super().__init__(self._describe())
+
+    def _describe(self) -> str:
+        where = f"{self.method} {self.endpoint}" if self.method else self.endpoint
+        text = f"{where} failed: {redact(self.code)}"
+        if self.http_status is not None:
+            text += f" (HTTP {self.http_status})"
+        if self.message:
+            text += f": {self.message}"
+        if self.log_id:
+            text += f" [log_id={redact(self.log_id)}]"
+        return text
+
+
+class RateLimited(ApiError):
+    """Throttled (HTTP 429, Display `rate_limit_exceeded`, Business `40100`) after all retries.
+
+    `retry_after` is the wait in seconds the server asked for, when it said so.
+    """
+
+    def __init__(
+        self,
+        endpoint: str,
+        code: str,
+        message: str = "",
+        *,
+        method: str = "",
+        log_id: str | None = None,
+        http_status: int | None = None,
+        retry_after: float | None = None,
+    ) -> None:
+        self.retry_after = retry_after
+        super().__init__(
+            endpoint, code, message, method=method, log_id=log_id, http_status=http_status
+        )
+
+
+class TokenExpired(ApiError):
+    """The access token was rejected (Display `access_token_invalid`, Business `40105`)."""
+
+
+class ScopeNotAuthorized(ApiError):
+    """The user did not grant a scope this call needs; only re-authorization helps."""
+
+
+class ServerError(ApiError):
+    """TikTok failed on its side (5xx, `50000`, `50002`, `60001`) on every attempt."""
+
+
+class TransportError(TikTokError):
+    """No usable answer: connection failures, timeouts or non-JSON bodies on every attempt."""
+
+    def __init__(self, endpoint: str, message: str, *, method: str = "") -> None:
+        self.endpoint = endpoint
+        self.method = method
+        self.message = redact(message)
+        where = f"{method} {endpoint}" if method else endpoint
+        super().__init__(f"{where} failed: {self.message}")
+
+
+class OAuthError(TikTokError):
+    """An OAuth step failed: a token endpoint error, a denied consent or a state mismatch."""
+
+    def __init__(self, error: str, description: str = "", *, log_id: str | None = None) -> None:
+        self.error = redact(error)
+        self.description = redact(description)
+        self.log_id = log_id
+        text = f"OAuth error {self.error}"
+        if self.description:
+            text += f": {self.description}"
+        if log_id:
+            text += f" [log_id={redact(log_id)}]"
+        super().__init__(text)
+
+
+class ReauthRequired(OAuthError):
+    """The refresh token is invalid or expired: the user must authorize the app again."""

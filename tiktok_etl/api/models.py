@@ -1,0 +1,183 @@
+"""Typed TikTok records: strict on identifiers, tolerant of everything else.
+
+Every record keeps `raw`, the payload exactly as TikTok sent it, so the
+warehouse stays lossless even when TikTok adds fields we do not model yet
+(unknown fields are also kept as pydantic extras). Identifiers must be present
+and non-empty; they arrive as JSON strings or numbers and become `str`. Counts
+sent as strings become ints, `create_time` (seconds, as number or string, or
+milliseconds) becomes a UTC-aware datetime, and missing optional fields are None.
+Build records with `from_payload`; callers decide what to do with records that
+fail validation (the listing helpers turn them into rejects).
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from typing import Annotated, Any, Self
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
+
+# above this an epoch value is in milliseconds (10**12 s is the year 33658)
+_MILLISECONDS_THRESHOLD = 10**12
+
+
+def _to_id(value: Any) -> str:
+    if isinstance(value, bool) or value is None:
+        raise ValueError("identifier must be a non-empty string or integer")
+    if isinstance(value, float):
+        if not value.is_integer():
+            raise ValueError("identifier must not have a fractional part")
+        value = int(value)
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, str) and value.strip():
+        return value.strip()
+    raise ValueError("identifier must be a non-empty string or integer")
+
+
+def _to_optional_id(value: Any) -> str | None:
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return None
+    return _to_id(value)
+
+
+def to_utc_datetime(value: Any) -> datetime:
+    """Epoch seconds or milliseconds (number or numeric string), or a datetime, in UTC."""
+    if isinstance(value, datetime):
+        if value.tzinfo is None:
+            raise ValueError("datetime must be timezone-aware")
+        return value.astimezone(UTC)
+    if isinstance(value, bool) or value is None:
+        raise ValueError("create_time must be a Unix timestamp")
+    if isinstance(value, str):
+        try:
+            value = float(value.strip())
+        except ValueError as exc:
+            raise ValueError("create_time must be a Unix timestamp") from exc
+    if not isinstance(value, int | float):
+        raise ValueError("create_time must be a Unix timestamp")
+    if abs(value) >= _MILLISECONDS_THRESHOLD:
+        value = value / 1000
+    return datetime.fromtimestamp(value, tz=UTC)
+
+
+Id = Annotated[str, BeforeValidator(_to_id)]
+OptionalId = Annotated[str | None, BeforeValidator(_to_optional_id)]
+Timestamp = Annotated[datetime, BeforeValidator(to_utc_datetime)]
+
+
+class TikTokRecord(BaseModel):
+    """Base of every record: unknown fields allowed, original payload kept in `raw`."""
+
+    model_config = ConfigDict(extra="allow", populate_by_name=True)
+
+    raw: dict[str, Any] = Field(default_factory=dict, repr=False)
+
+    @classmethod
+    def from_payload(cls, payload: Mapping[str, Any], **context: Any) -> Self:
+        """Validate `payload` (plus client-supplied `context` fields) and keep it verbatim in `raw`.
+
+        `context` holds values the client knows but TikTok does not send in
+        the record (such as a Business user's `business_id`); they are
+        validated but never written into `raw`.
+        """
+        if not isinstance(payload, Mapping):
+            raise TypeError(f"expected a JSON object, got {type(payload).__name__}")
+        fields = {key: value for key, value in payload.items() if key != "raw"}
+        record = cls.model_validate({**fields, **context})
+        record.raw = copy.deepcopy(dict(payload))
+        return record
+
+
+class DisplayUser(TikTokRecord):
+    """A Login Kit user from `GET /v2/user/info/`; which fields are set depends on scopes."""
+
+    open_id: Id
+    union_id: str | None = None
+    avatar_url: str | None = None
+    display_name: str | None = None
+    bio_description: str | None = None
+    profile_deep_link: str | None = None
+    is_verified: bool | None = None
+    username: str | None = None
+    follower_count: int | None = None
+    following_count: int | None = None
+    likes_count: int | None = None
+    video_count: int | None = None
+
+
+class DisplayVideo(TikTokRecord):
+    """A video from `/v2/video/list/` or `/v2/video/query/`."""
+
+    id: Id
+    create_time: Timestamp
+    cover_image_url: str | None = None
+    share_url: str | None = None
+    video_description: str | None = None
+    title: str | None = None
+    duration: int | None = None
+    height: int | None = None
+    width: int | None = None
+    embed_html: str | None = None
+    embed_link: str | None = None
+    like_count: int | None = None
+    comment_count: int | None = None
+    share_count: int | None = None
+    view_count: int | None = None
+    is_aigc: bool | None = None
+
+
+class BusinessUser(TikTokRecord):
+    """A Business account profile from `business/get/`; `business_id` is filled by the client."""
+
+    business_id: Id
+    username: str | None = None
+    display_name: str | None = None
+    profile_image: str | None = None
+    followers_count: int | None = None
+    is_business_account: bool | None = None
+    metrics: list[Any] | dict[str, Any] | None = None
+
+
+class BusinessVideo(TikTokRecord):
+    """A video with its analytics from `business/video/list/`."""
+
+    item_id: Id
+    create_time: Timestamp
+    thumbnail_url: str | None = None
+    share_url: str | None = None
+    embed_url: str | None = None
+    caption: str | None = None
+    video_views: int | None = None
+    video_duration: float | None = None
+    likes: int | None = None
+    comments: int | None = None
+    shares: int | None = None
+    reach: int | None = None
+    full_video_watched_rate: float | None = None
+    total_time_watched: float | None = None
+    average_time_watched: float | None = None
+    impression_sources: Any = None
+    audience_countries: Any = None
+
+
+class BusinessComment(TikTokRecord):
+    """A comment or reply from `business/comment/list/` or `business/comment/reply/list/`."""
+
+    comment_id: Id
+    video_id: Id
+    create_time: Timestamp
+    unique_identifier: str | None = None
+    user_id: str | None = None  # deprecated by TikTok in favour of unique_identifier
+    text: str | None = None
+    likes: int | None = None
+    replies: int | None = None
+    owner: bool | None = None
+    liked: bool | None = None
+    pinned: bool | None = None
+    status: str | None = None
+    username: str | None = None
+    profile_image: str | None = None
+    parent_comment_id: OptionalId = None

@@ -1,0 +1,280 @@
+"""OAuth for both API families: authorize URLs, callbacks, code exchange, refresh, revoke.
+
+Token endpoints go through the same `Transport` as data calls (rate limits,
+retries), with two restrictions. An authorization code is single-use, so a code
+exchange is retried only when TikTok certainly did not process it (throttled,
+unavailable, connection never opened), never after a timeout. A refresh is
+retried like a read: if a lost answer had already rotated the refresh token,
+the retry fails with `ReauthRequired`, which is where we would end up anyway.
+Secrets travel only in request bodies and never appear in errors or logs.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Iterable, Mapping
+from datetime import datetime
+from typing import Any
+from urllib.parse import urlencode
+
+from tiktok_etl.api.business_envelope import classify_business
+from tiktok_etl.api.display_envelope import classify_display_oauth
+from tiktok_etl.api.errors import ApiError, OAuthError, RateLimited, ReauthRequired, ServerError
+from tiktok_etl.api.pkce import PkcePair
+from tiktok_etl.api.tokens import TokenSet
+from tiktok_etl.api.transport import Classifier, Transport
+
+AUTHORIZE_URL = "https://www.tiktok.com/v2/auth/authorize/"
+DISPLAY_API_BASE_URL = "https://open.tiktokapis.com"
+BUSINESS_API_BASE_URL = "https://business-api.tiktok.com/open_api/v1.3"
+
+DISPLAY_TOKEN = "/v2/oauth/token/"
+DISPLAY_REVOKE = "/v2/oauth/revoke/"
+BUSINESS_TOKEN = "tt_user/oauth2/token/"
+BUSINESS_REFRESH = "tt_user/oauth2/refresh_token/"
+BUSINESS_REVOKE = "tt_user/oauth2/revoke/"
+
+INVALID_GRANT = "invalid_grant"
+
+
+def build_authorize_url(
+    authorize_url: str,
+    client_key: str,
+    redirect_uri: str,
+    scopes: Iterable[str],
+    state: str,
+    pkce: PkcePair | None = None,
+) -> str:
+    """The consent page URL the user opens in a browser."""
+    params = {
+        "client_key": client_key,
+        "scope": ",".join(scopes),
+        "response_type": "code",
+        "redirect_uri": redirect_uri,
+        "state": state,
+    }
+    if pkce is not None:
+        params["code_challenge"] = pkce.challenge
+        params["code_challenge_method"] = pkce.code_challenge_method
+    return f"{authorize_url}?{urlencode(params, safe=',')}"
+
+
+def parse_callback(query: Mapping[str, str], expected_state: str) -> str:
+    """The authorization code from the redirect's query, after checking `state`.
+
+    Raises `OAuthError` when the user declined (`error`, `error_description`),
+    when `state` does not match (a forged or stale redirect), or when no code came.
+    """
+    if query.get("error"):
+        raise OAuthError(query["error"], query.get("error_description", ""))
+    if not secrets.compare_digest(query.get("state", ""), expected_state):
+        raise OAuthError(
+            "state_mismatch",
+            "the callback's state does not match the one sent: start the authorization again",
+        )
+    code = query.get("code")
+    if not code:
+        raise OAuthError("missing_code", "the callback carries no authorization code")
+    return code
+
+
+def _endpoint_url(base_url: str, endpoint: str) -> str:
+    return f"{base_url.rstrip('/')}/{endpoint.lstrip('/')}"
+
+
+class DisplayOAuth:
+    """Login Kit OAuth for the Display API (form-encoded, flat JSON answers)."""
+
+    def __init__(
+        self,
+        transport: Transport,
+        client_key: str,
+        client_secret: str,
+        *,
+        api_base_url: str = DISPLAY_API_BASE_URL,
+        authorize_url: str = AUTHORIZE_URL,
+    ) -> None:
+        self._transport = transport
+        self.client_key = client_key
+        self._client_secret = client_secret
+        self.api_base_url = api_base_url
+        self.authorize_endpoint = authorize_url
+
+    def __repr__(self) -> str:
+        return f"DisplayOAuth(client_key={self.client_key!r})"
+
+    parse_callback = staticmethod(parse_callback)
+
+    def authorize_url(
+        self,
+        redirect_uri: str,
+        scopes: Iterable[str],
+        state: str,
+        pkce: PkcePair | None = None,
+    ) -> str:
+        return build_authorize_url(
+            self.authorize_endpoint, self.client_key, redirect_uri, scopes, state, pkce
+        )
+
+    def exchange_code(
+        self,
+        code: str,
+        redirect_uri: str,
+        code_verifier: str | None = None,
+        now: datetime | None = None,
+    ) -> TokenSet:
+        """Trade an authorization code for tokens (never retried after an ambiguous failure)."""
+        form = {
+            "client_key": self.client_key,
+            "client_secret": self._client_secret,
+            "code": code,
+            "grant_type": "authorization_code",
+            "redirect_uri": redirect_uri,
+        }
+        if code_verifier:
+            form["code_verifier"] = code_verifier
+        payload = self._post(DISPLAY_TOKEN, form, idempotent=False)
+        return TokenSet.from_response(payload, now or self._transport.clock.now())
+
+    def refresh(self, refresh_token: str, now: datetime | None = None) -> TokenSet:
+        """A new token pair; `invalid_grant` raises `ReauthRequired`.
+
+        The refresh token rotates (the old one stops working): persist the returned
+        pair before anything else uses it.
+        """
+        form = {
+            "client_key": self.client_key,
+            "client_secret": self._client_secret,
+            "grant_type": "refresh_token",
+            "refresh_token": refresh_token,
+        }
+        try:
+            payload = self._post(DISPLAY_TOKEN, form, idempotent=True)
+        except OAuthError as exc:
+            if exc.error == INVALID_GRANT:
+                raise ReauthRequired(exc.error, exc.description, log_id=exc.log_id) from None
+            raise
+        return TokenSet.from_response(payload, now or self._transport.clock.now())
+
+    def revoke(self, token: str) -> None:
+        """Revoke an access token: the user must authorize again to be read."""
+        form = {
+            "client_key": self.client_key,
+            "client_secret": self._client_secret,
+            "token": token,
+        }
+        self._post(DISPLAY_REVOKE, form, idempotent=True)
+
+    def _post(self, endpoint: str, form: Mapping[str, str], *, idempotent: bool) -> Any:
+        reply = self._transport.send(
+            "POST",
+            _endpoint_url(self.api_base_url, endpoint),
+            endpoint=endpoint,
+            classify=classify_display_oauth,
+            headers={"Cache-Control": "no-cache"},
+            data=form,
+            idempotent=idempotent,
+        )
+        return reply.payload
+
+
+class BusinessOAuth:
+    """OAuth for the Business API (JSON bodies, Business envelope).
+
+    Any error code on refresh other than a throttle (`40100`) or a server
+    error (`50000`, `50002`, `60001`) raises `ReauthRequired`: the Business
+    API has no `invalid_grant`, and every other refusal leaves the account
+    unusable until the user authorizes again.
+    """
+
+    def __init__(
+        self,
+        transport: Transport,
+        app_id: str,
+        app_secret: str,
+        *,
+        api_base_url: str = BUSINESS_API_BASE_URL,
+        authorize_url: str = AUTHORIZE_URL,
+    ) -> None:
+        self._transport = transport
+        self.app_id = app_id
+        self._app_secret = app_secret
+        self.api_base_url = api_base_url
+        self.authorize_endpoint = authorize_url
+
+    def __repr__(self) -> str:
+        return f"BusinessOAuth(app_id={self.app_id!r})"
+
+    parse_callback = staticmethod(parse_callback)
+
+    def authorize_url(
+        self,
+        redirect_uri: str,
+        scopes: Iterable[str],
+        state: str,
+        pkce: PkcePair | None = None,
+    ) -> str:
+        return build_authorize_url(
+            self.authorize_endpoint, self.app_id, redirect_uri, scopes, state, pkce
+        )
+
+    def exchange_code(
+        self, auth_code: str, redirect_uri: str, now: datetime | None = None
+    ) -> TokenSet:
+        """Trade an authorization code for tokens (never retried after an ambiguous failure)."""
+        body = {
+            "client_id": self.app_id,
+            "client_secret": self._app_secret,
+            "grant_type": "authorization_code",
+            "auth_code": auth_code,
+            "redirect_uri": redirect_uri,
+        }
+        try:
+            payload = self._post(BUSINESS_TOKEN, body, idempotent=False)
+        except (RateLimited, ServerError):
+            raise
+        except ApiError as exc:
+            raise OAuthError(exc.code, exc.message, log_id=exc.log_id) from None
+        return TokenSet.from_response(payload or {}, now or self._transport.clock.now())
+
+    def refresh(self, refresh_token: str, now: datetime | None = None) -> TokenSet:
+        """A new token pair; any non-retryable refusal raises `ReauthRequired`."""
+        body = {
+            "client_id": self.app_id,
+            "client_secret": self._app_secret,
+            "grant_type": "refresh_token",
+            "refresh_token": refresh_token,
+        }
+        try:
+            payload = self._post(BUSINESS_REFRESH, body, idempotent=True)
+        except (RateLimited, ServerError):
+            raise
+        except ApiError as exc:
+            raise ReauthRequired(exc.code, exc.message, log_id=exc.log_id) from None
+        return TokenSet.from_response(payload or {}, now or self._transport.clock.now())
+
+    def revoke(self, access_token: str) -> None:
+        """Revoke the account's access token."""
+        body = {
+            "client_id": self.app_id,
+            "client_secret": self._app_secret,
+            "access_token": access_token,
+        }
+        try:
+            self._post(BUSINESS_REVOKE, body, idempotent=True)
+        except (RateLimited, ServerError):
+            raise
+        except ApiError as exc:
+            raise OAuthError(exc.code, exc.message, log_id=exc.log_id) from None
+
+    def _post(self, endpoint: str, body: Mapping[str, str], *, idempotent: bool) -> Any:
+        classify: Classifier = classify_business
+        reply = self._transport.send(
+            "POST",
+            _endpoint_url(self.api_base_url, endpoint),
+            endpoint=endpoint,
+            classify=classify,
+            json=dict(body),
+            idempotent=idempotent,
+        )
+        return reply.payload

@@ -1,0 +1,172 @@
+"""Pages of records, and the one cursor loop every listing uses.
+
+`page_from_data` turns a listing's `data` object into a `Page`: records that
+fail validation become `RejectedRecord`s instead of aborting the page.
+`iter_pages` follows cursors with guards against a misbehaving API (a cursor
+that does not advance, endless empty pages), and `collect` gathers pages into a
+`FetchResult` with an optional record filter and early stop.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Generic, TypeVar
+
+from pydantic import ValidationError
+
+from tiktok_etl.api.redaction import redact
+
+logger = logging.getLogger("tiktok_etl.api")
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class RejectedRecord:
+    """A record TikTok sent that failed validation, kept with the reason."""
+
+    payload: dict[str, Any]
+    reason: str
+    kind: str
+
+
+@dataclass
+class Page(Generic[T]):
+    """One page of a listing: valid records, rejected ones, and where to go next."""
+
+    items: list[T]
+    rejects: list[RejectedRecord] = field(default_factory=list)
+    cursor: int | None = None
+    has_more: bool = False
+
+
+@dataclass
+class FetchResult(Generic[T]):
+    """Everything a multi-page read returned."""
+
+    items: list[T] = field(default_factory=list)
+    rejects: list[RejectedRecord] = field(default_factory=list)
+    pages: int = 0
+
+    def extend(self, other: FetchResult[T]) -> None:
+        self.items.extend(other.items)
+        self.rejects.extend(other.rejects)
+        self.pages += other.pages
+
+
+def rejection_reason(exc: Exception) -> str:
+    if isinstance(exc, ValidationError):
+        # never echo input values: only where and why
+        return "; ".join(
+            f"{'.'.join(str(part) for part in error['loc']) or 'record'}: {error['msg']}"
+            for error in exc.errors(include_input=False, include_url=False)
+        )
+    return redact(str(exc))
+
+
+def parse_records(
+    payloads: Iterable[Any], build: Callable[[Mapping[str, Any]], T], kind: str
+) -> tuple[list[T], list[RejectedRecord]]:
+    """Build each record; a record that fails goes to the rejects, never raises."""
+    items: list[T] = []
+    rejects: list[RejectedRecord] = []
+    for payload in payloads:
+        if not isinstance(payload, Mapping):
+            rejects.append(RejectedRecord({"value": payload}, "record is not a JSON object", kind))
+            continue
+        try:
+            items.append(build(payload))
+        except (ValidationError, ValueError, TypeError) as exc:
+            rejects.append(RejectedRecord(dict(payload), rejection_reason(exc), kind))
+    return items, rejects
+
+
+def _cursor(value: Any) -> int | None:
+    if value is None or isinstance(value, bool):
+        return None
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return None
+
+
+def page_from_data(
+    data: Any, list_key: str, build: Callable[[Mapping[str, Any]], T], kind: str
+) -> Page[T]:
+    """A `Page` from a listing's `data` object (`{<list_key>: [...], cursor, has_more}`)."""
+    if not isinstance(data, Mapping):
+        data = {}
+    records = data.get(list_key)
+    items, rejects = parse_records(records if isinstance(records, list) else [], build, kind)
+    return Page(
+        items=items,
+        rejects=rejects,
+        cursor=_cursor(data.get("cursor")),
+        has_more=bool(data.get("has_more", False)),
+    )
+
+
+def iter_pages(
+    fetch: Callable[[int | None], Page[T]],
+    *,
+    cursor: int | None = None,
+    max_empty_pages: int = 3,
+    label: str = "listing",
+) -> Iterator[Page[T]]:
+    """Yield pages from `fetch(cursor)` until `has_more` is false or a guard trips.
+
+    Short pages are followed while `has_more` is true. The loop stops, with a
+    warning, when a page's cursor is missing or was already used (a `has_more`
+    that lies), or after `max_empty_pages` consecutive empty pages.
+    """
+    used = {cursor}
+    empty_streak = 0
+    while True:
+        page = fetch(cursor)
+        yield page
+        if not page.has_more:
+            return
+        if page.cursor is None or page.cursor in used:
+            logger.warning(
+                "%s: has_more is true but the cursor did not advance (%s); stopping",
+                label,
+                page.cursor,
+            )
+            return
+        empty_streak = 0 if page.items or page.rejects else empty_streak + 1
+        if empty_streak >= max_empty_pages:
+            logger.warning(
+                "%s: %d empty pages in a row with has_more true; stopping", label, empty_streak
+            )
+            return
+        used.add(page.cursor)
+        cursor = page.cursor
+
+
+def collect(
+    pages: Iterable[Page[T]],
+    *,
+    keep: Callable[[T], bool] | None = None,
+    stop_after: Callable[[Page[T]], bool] | None = None,
+) -> FetchResult[T]:
+    """Gather pages into a `FetchResult`, keeping records that pass `keep`.
+
+    `stop_after(page)` returning true ends the read after that page (early
+    stop); no further page is requested.
+    """
+    result: FetchResult[T] = FetchResult()
+    iterator = iter(pages)
+    try:
+        for page in iterator:
+            result.pages += 1
+            result.items.extend(item for item in page.items if keep is None or keep(item))
+            result.rejects.extend(page.rejects)
+            if stop_after is not None and stop_after(page):
+                break
+    finally:
+        close = getattr(iterator, "close", None)
+        if close is not None:
+            close()
+    return result

@@ -1,0 +1,291 @@
+"""The one HTTP path every TikTok call takes: rate limiting, retries, backoff, stats.
+
+`Transport` owns a single `httpx.Client` (one connection pool shared by every
+endpoint and both API families). For each attempt it takes a slot from the
+rate limiter, sends, and asks the family's envelope parser (`classify`) what
+the response means. Retryable failures wait with exponential backoff and full
+jitter, stretched to any `Retry-After` / `X-Rate-Limit-Reset` the server sent.
+It does not know any envelope, token or endpoint: those live in the clients.
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+import random
+import threading
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from email.utils import parsedate_to_datetime
+from importlib import metadata
+from typing import Any
+
+import httpx
+
+from tiktok_etl.api.clock import Clock, SystemClock
+from tiktok_etl.api.errors import RateLimited, TransportError
+from tiktok_etl.api.outcome import Outcome
+from tiktok_etl.api.ratelimit import RateLimiter, UnlimitedLimiter
+
+logger = logging.getLogger("tiktok_etl.api")
+
+Classifier = Callable[[httpx.Response, str], Outcome]
+
+# the request never left this machine: always safe to retry
+_NEVER_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
+# retrying cannot help
+_HOPELESS = (httpx.UnsupportedProtocol, httpx.LocalProtocolError)
+
+
+def _default_user_agent() -> str:
+    try:
+        version = metadata.version("tiktok_etl")
+    except metadata.PackageNotFoundError:
+        version = "0"
+    return f"tiktok-etl/{version}"
+
+
+@dataclass
+class RetryPolicy:
+    """Exponential backoff with full jitter, capped per wait and in total.
+
+    The wait before retry number `n` (0 for the first retry) is drawn from
+    `uniform(0, min(max_delay, base_delay * 2**n))`. A server-requested wait is
+    honoured in full (it may exceed `max_delay`); if it would push the total
+    past `max_total_wait`, the request fails instead of waiting.
+    """
+
+    max_attempts: int = 8
+    base_delay: float = 0.5
+    max_delay: float = 30.0
+    max_total_wait: float = 300.0
+    rng: random.Random = field(default_factory=random.Random, repr=False)
+
+    def __post_init__(self) -> None:
+        if self.max_attempts < 1:
+            raise ValueError("max_attempts must be at least 1")
+        if min(self.base_delay, self.max_delay, self.max_total_wait) < 0:
+            raise ValueError("delays must not be negative")
+
+    def backoff(self, retry_number: int) -> float:
+        return self.rng.uniform(0.0, min(self.max_delay, self.base_delay * 2**retry_number))
+
+
+@dataclass
+class RequestStats:
+    """Counters of what a transport did; safe to update from many threads."""
+
+    requests: int = 0
+    retries: int = 0
+    pages: int = 0
+    rate_limited: int = 0
+    by_endpoint: dict[str, int] = field(default_factory=dict)
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
+
+    def record_request(self, endpoint: str) -> None:
+        with self._lock:
+            self.requests += 1
+            self.by_endpoint[endpoint] = self.by_endpoint.get(endpoint, 0) + 1
+
+    def record_retry(self) -> None:
+        with self._lock:
+            self.retries += 1
+
+    def record_page(self) -> None:
+        with self._lock:
+            self.pages += 1
+
+    def record_rate_limited(self) -> None:
+        with self._lock:
+            self.rate_limited += 1
+
+    def snapshot(self) -> dict[str, Any]:
+        with self._lock:
+            return {
+                "requests": self.requests,
+                "retries": self.retries,
+                "pages": self.pages,
+                "rate_limited": self.rate_limited,
+                "by_endpoint": dict(self.by_endpoint),
+            }
+
+
+@dataclass(frozen=True)
+class Reply:
+    """A successful exchange: the raw response and the payload the envelope parser extracted."""
+
+    response: httpx.Response
+    payload: Any
+    attempts: int
+
+
+def server_wait_hint(response: httpx.Response, now: datetime) -> float | None:
+    """Seconds the server asked us to wait, from `Retry-After` or `X-Rate-Limit-*` headers."""
+    retry_after = response.headers.get("retry-after")
+    if retry_after:
+        try:
+            return max(0.0, float(retry_after))
+        except ValueError:
+            pass
+        try:
+            when = parsedate_to_datetime(retry_after)
+        except (TypeError, ValueError):
+            when = None
+        if when is not None and when.tzinfo is not None:
+            return max(0.0, (when - now).total_seconds())
+    remaining = response.headers.get("x-rate-limit-remaining")
+    reset = response.headers.get("x-rate-limit-reset")
+    if reset and (response.status_code == 429 or (remaining or "").strip() == "0"):
+        try:
+            value = float(reset)
+        except ValueError:
+            return None
+        # undocumented: accept seconds to wait, or an epoch in seconds or milliseconds
+        if value > 1e12:
+            value /= 1000.0
+        if value > 1e9:
+            value -= now.timestamp()
+        return max(0.0, value)
+    return None
+
+
+class Transport:
+    """Sends TikTok requests through one connection pool, a rate limiter and a retry policy.
+
+    Example:
+        with Transport(limiter=SlidingWindowLimiter(600)) as transport:
+            client = DisplayClient(transport, StaticTokenProvider("act..."))
+            client.user_info()
+    """
+
+    def __init__(
+        self,
+        *,
+        client: httpx.Client | None = None,
+        http_transport: httpx.BaseTransport | None = None,
+        timeout: float = 30.0,
+        limiter: RateLimiter | None = None,
+        retry: RetryPolicy | None = None,
+        clock: Clock | None = None,
+        user_agent: str | None = None,
+        max_connections: int = 20,
+    ) -> None:
+        self._owns_client = client is None
+        self._client = client or httpx.Client(
+            transport=http_transport,
+            timeout=timeout,
+            limits=httpx.Limits(
+                max_connections=max_connections, max_keepalive_connections=max_connections
+            ),
+            headers={"User-Agent": user_agent or _default_user_agent()},
+        )
+        self.limiter: RateLimiter = limiter or UnlimitedLimiter()
+        self.retry = retry or RetryPolicy()
+        self.clock: Clock = clock or SystemClock()
+        self.stats = RequestStats()
+
+    def send(
+        self,
+        method: str,
+        url: str,
+        *,
+        endpoint: str,
+        classify: Classifier,
+        headers: Mapping[str, str] | None = None,
+        params: Mapping[str, Any] | None = None,
+        json: Any = None,
+        data: Mapping[str, Any] | None = None,
+        idempotent: bool = True,
+    ) -> Reply:
+        """Send until `classify` accepts the response, a final error, or the retry budget ends.
+
+        `idempotent=False` (writes, authorization-code exchanges) retries only
+        failures where the server certainly did not act: throttling,
+        maintenance, connections that never opened.
+        """
+        policy = self.retry
+        path = httpx.URL(url).path
+        waited = 0.0
+        for attempt in itertools.count(1):
+            self.limiter.acquire(endpoint)
+            self.stats.record_request(endpoint)
+            hint: float | None = None
+            try:
+                response = self._client.request(
+                    method, url, headers=headers, params=params, json=json, data=data
+                )
+            except httpx.TransportError as exc:
+                logger.debug("%s %s -> %s (attempt %d)", method, path, type(exc).__name__, attempt)
+                outcome = _transport_failure(exc, method, endpoint)
+            else:
+                logger.debug(
+                    "%s %s -> %s (attempt %d)", method, path, response.status_code, attempt
+                )
+                hint = server_wait_hint(response, self.clock.now())
+                outcome = classify(response, endpoint)
+                if outcome.ok:
+                    if hint:
+                        self.limiter.penalize(endpoint, hint)
+                    return Reply(response, outcome.payload, attempt)
+
+            error = outcome.error
+            assert error is not None
+            if outcome.throttled:
+                self.stats.record_rate_limited()
+                if isinstance(error, RateLimited) and hint is not None:
+                    error.retry_after = hint
+            if not outcome.retryable:
+                raise error
+            if outcome.ambiguous and not idempotent:
+                logger.warning(
+                    "%s %s: not retrying a non-idempotent request after %s (it may have "
+                    "been processed)",
+                    method,
+                    path,
+                    type(error).__name__,
+                )
+                raise error
+            delay = max(policy.backoff(attempt - 1), hint or 0.0)
+            if attempt >= policy.max_attempts or waited + delay > policy.max_total_wait:
+                logger.warning(
+                    "%s %s: giving up after %d attempts (%.1fs waited): %s",
+                    method,
+                    path,
+                    attempt,
+                    waited,
+                    type(error).__name__,
+                )
+                raise error
+            if outcome.throttled:
+                self.limiter.penalize(endpoint, delay)
+            self.stats.record_retry()
+            logger.info(
+                "%s %s: %s, retry %d in %.2fs",
+                method,
+                path,
+                type(error).__name__,
+                attempt,
+                delay,
+            )
+            self.clock.sleep(delay)
+            waited += delay
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def close(self) -> None:
+        if self._owns_client:
+            self._client.close()
+
+    def __enter__(self) -> Transport:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+
+def _transport_failure(exc: httpx.TransportError, method: str, endpoint: str) -> Outcome:
+    error = TransportError(endpoint, f"{type(exc).__name__}: {exc}", method=method)
+    error.__cause__ = exc
+    if isinstance(exc, _HOPELESS):
+        return Outcome.fail(error)
+    return Outcome.retry(error, ambiguous=not isinstance(exc, _NEVER_SENT))

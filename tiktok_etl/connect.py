@@ -1,0 +1,111 @@
+"""Build API clients for stored accounts: the seam between settings, tokens and the client library.
+
+Everything that decides *which* TikTok to talk to lives here: the real hosts, a configured
+double (base URLs from the environment), or the in-process simulated TikTok when
+``TIKTOK_ETL_SANDBOX=1`` and no base URL points elsewhere.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import httpx
+
+from tiktok_etl.api import (
+    BusinessClient,
+    BusinessOAuth,
+    DisplayClient,
+    DisplayOAuth,
+    SlidingWindowLimiter,
+    TokenSet,
+    Transport,
+)
+from tiktok_etl.config import BUSINESS_API_BASE_URL, DISPLAY_API_BASE_URL, Settings
+from tiktok_etl.pipeline.sources import AccountSource
+from tiktok_etl.runtime import Runtime
+from tiktok_etl.storage.accounts import Account
+from tiktok_etl.token_provider import StoredTokenProvider
+
+
+def _sandbox_transport(settings: Settings) -> httpx.BaseTransport | None:
+    """The in-process simulated TikTok, when asked for and no base URL points elsewhere."""
+    uses_default_hosts = (
+        settings.display_api_base_url == DISPLAY_API_BASE_URL
+        and settings.business_api_base_url == BUSINESS_API_BASE_URL
+    )
+    if not (settings.sandbox and uses_default_hosts):
+        return None
+    from tiktok_etl.sandbox import build_sandbox  # imported only in sandbox mode
+
+    return build_sandbox().as_transport()
+
+
+@dataclass
+class Connector:
+    """Clients for one process: one transport and one rate limiter shared by all accounts."""
+
+    runtime: Runtime
+    transport: Transport
+    on_reauth: Callable[[str, str], None] | None = field(default=None, repr=False)
+
+    @classmethod
+    def open(cls, runtime: Runtime, http_transport: httpx.BaseTransport | None = None) -> Connector:
+        settings = runtime.settings
+        limiter = SlidingWindowLimiter(default_limit=settings.rate_limit_per_minute)
+        transport = Transport(
+            http_transport=http_transport or _sandbox_transport(settings), limiter=limiter
+        )
+        return cls(runtime=runtime, transport=transport)
+
+    def close(self) -> None:
+        self.transport.close()
+
+    def oauth(self, api: str) -> DisplayOAuth | BusinessOAuth:
+        settings = self.runtime.settings
+        key, secret = settings.require_app_credentials(api)
+        if api == "display":
+            return DisplayOAuth(
+                self.transport,
+                key,
+                secret,
+                api_base_url=settings.display_api_base_url,
+                authorize_url=settings.authorize_url,
+            )
+        return BusinessOAuth(
+            self.transport,
+            key,
+            secret,
+            api_base_url=settings.business_api_base_url,
+            authorize_url=settings.authorize_url,
+        )
+
+    def refresher(self, api: str) -> Callable[[str], TokenSet]:
+        oauth = self.oauth(api)
+        return lambda refresh_token: oauth.refresh(refresh_token)
+
+    def token_provider(self, account: Account) -> StoredTokenProvider:
+        return StoredTokenProvider(
+            tokens=self.runtime.tokens,
+            accounts=self.runtime.accounts,
+            account_key=account.account_key,
+            refresher=self.refresher(account.api),
+        )
+
+    def source(self, account: Account) -> AccountSource:
+        settings = self.runtime.settings
+        tokens = self.token_provider(account)
+        if account.api == "display":
+            stored = self.runtime.tokens.load(account.account_key)
+            scopes = tuple(stored.scopes) if stored else ()
+            client = DisplayClient(
+                self.transport, tokens, base_url=settings.display_api_base_url, scopes=scopes
+            )
+            return AccountSource(account=account, display=client)
+        business = BusinessClient(
+            self.transport,
+            tokens,
+            account.open_id,
+            base_url=settings.business_api_base_url,
+        )
+        return AccountSource(account=account, business=business)

@@ -1,0 +1,23 @@
+"""The one ``dg.Definitions`` of the code location (``dagster dev -w workspace.yaml``)."""
+
+from __future__ import annotations
+
+import dagster as dg
+
+from tiktok_etl.config import Settings
+from tiktok_etl.defs.accounts_sync import tiktok_accounts_sync_sensor
+from tiktok_etl.defs.assets import RAW_ASSETS
+from tiktok_etl.defs.jobs import ingest_job
+from tiktok_etl.defs.resources import resource_from_environment
+from tiktok_etl.defs.schedules import tiktok_lookback_schedule, tiktok_today_schedule
+
+# fail at load, naming the variable, rather than in the middle of a run
+Settings.from_env()
+
+defs = dg.Definitions(
+    assets=[*RAW_ASSETS],
+    jobs=[ingest_job],
+    schedules=[tiktok_today_schedule, tiktok_lookback_schedule],
+    sensors=[tiktok_accounts_sync_sensor],
+    resources={"tiktok": resource_from_environment()},
+)

@@ -1,0 +1,192 @@
+"""The raw TikTok assets: ``tiktok_users``, ``tiktok_videos`` and ``tiktok_comments``.
+
+Every asset follows the same steps (see :func:`_materialize`): resolve the partition's
+account and day, fetch through the connector, write the partition to PostgreSQL (rows and
+rejects in one transaction) and to Parquet, then check what landed. Re-running a partition
+replaces it; a failure before the PostgreSQL commit leaves the previous data intact.
+"""
+
+import warnings
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
+
+import dagster as dg
+
+from tiktok_etl.api import TikTokError
+from tiktok_etl.defs.checks import CheckTarget, check_specs, run_checks
+from tiktok_etl.defs.partitions import AccountDay, account_day_partitions
+from tiktok_etl.defs.resources import TikTokConnectorResource
+from tiktok_etl.pipeline.comments import fetch_comments
+from tiktok_etl.pipeline.outcome import FetchOutcome
+from tiktok_etl.pipeline.profile import fetch_profile
+from tiktok_etl.pipeline.sources import AccountSource
+from tiktok_etl.pipeline.videos import fetch_videos
+from tiktok_etl.pipeline.window import DayWindow
+from tiktok_etl.storage.comment_cache import CommentCache
+from tiktok_etl.storage.parquet import write_parquet_partition
+from tiktok_etl.storage.partitions import write_partition
+from tiktok_etl.storage.tables import COMMENTS, USERS, VIDEOS, TableSpec
+
+GROUP = "tiktok"
+POOL = "tiktok_api"
+KINDS = {"tiktok", "postgres", "parquet"}
+
+# Transient API trouble that outlasted the transport's own retries: try the step again later.
+API_RETRY = dg.RetryPolicy(
+    max_retries=3, delay=30, backoff=dg.Backoff.EXPONENTIAL, jitter=dg.Jitter.PLUS_MINUS
+)
+# backfill_policy is "beta" in Dagster 1.13; we measured it (README: Running at scale)
+warnings.filterwarnings("ignore", category=dg.BetaWarning, message=".*backfill_policy.*")
+# A backfill runs up to this many partitions in one run (one process) instead of one run each.
+BACKFILL = dg.BackfillPolicy.multi_run(max_partitions_per_run=30)
+
+Fetch = Callable[[TikTokConnectorResource, AccountSource, DayWindow, datetime], FetchOutcome]
+
+USERS_TARGET = CheckTarget(USERS, id_columns=("open_id",), time_column=None)
+VIDEOS_TARGET = CheckTarget(VIDEOS, id_columns=("video_id",), time_column="create_time")
+COMMENTS_TARGET = CheckTarget(
+    COMMENTS, id_columns=("comment_id", "video_id"), time_column="create_time"
+)
+
+
+def _column_schema(spec: TableSpec) -> dg.TableSchema:
+    return dg.TableSchema(
+        columns=[
+            dg.TableColumn(
+                c.name, c.pg_type, constraints=dg.TableColumnConstraints(nullable=c.nullable)
+            )
+            for c in spec.columns
+        ]
+    )
+
+
+def _materialize(
+    context: dg.AssetExecutionContext,
+    tiktok: TikTokConnectorResource,
+    target: CheckTarget,
+    fetch: Fetch,
+) -> Iterator[dg.MaterializeResult]:
+    ad = AccountDay.from_context(context)
+    window = DayWindow.parse(ad.day)
+    runtime = tiktok.runtime
+    account = runtime.accounts.get(ad.account_key)
+    if account.status != "active":
+        raise dg.Failure(
+            description=(
+                f"account {account.account_key!r} is {account.status}"
+                + (f" ({account.status_reason})" if account.status_reason else "")
+                + "; re-authorize it with `tiktok-etl auth login` or enable it before materializing"
+            )
+        )
+    now = datetime.now(UTC)
+    with tiktok.connector() as connector:
+        try:
+            outcome = fetch(tiktok, connector.source(account), window, now)
+        except TikTokError as exc:  # typed, token-free messages: safe to surface as-is
+            raise dg.Failure(description=f"{type(exc).__name__}: {exc}") from exc
+        stats = connector.transport.stats.snapshot()
+    spec = target.spec
+    written = write_partition(
+        runtime.engine,
+        spec,
+        ad.account_key,
+        window.day,
+        outcome.rows,
+        rejects=outcome.reject_tuples(),
+    )
+    path = write_parquet_partition(
+        runtime.settings.parquet_root, spec, ad.account_key, window.day, outcome.rows
+    )
+    checks = run_checks(
+        runtime.engine, runtime.settings.parquet_root, target, ad.account_key, window
+    )
+    metadata: dict[str, object] = {
+        "dagster/row_count": len(outcome.rows),
+        "dagster/partition_row_count": len(outcome.rows),
+        "dagster/table_name": f"public.{spec.name}",
+        "dagster/column_schema": _column_schema(spec),
+        "parquet_path": dg.MetadataValue.path(path),
+        "rows_replaced": written.rows_deleted,
+        "rejected_records": len(outcome.rejects),
+        "api_requests": stats["requests"],
+        "api_pages": stats["pages"],
+        "api_retries": stats["retries"],
+        "api_rate_limited": stats["rate_limited"],
+        "api_family": account.api,
+    }
+    metadata.update(outcome.notes)
+    context.log.info(
+        "%s %s: %d rows, %d rejected, %d requests",
+        spec.name,
+        context.partition_key,
+        len(outcome.rows),
+        len(outcome.rejects),
+        stats["requests"],
+    )
+    yield dg.MaterializeResult(metadata=metadata, check_results=checks)
+
+
+def _asset(name: str, target: CheckTarget, description: str):  # type: ignore[no-untyped-def]
+    return dg.asset(
+        name=name,
+        partitions_def=account_day_partitions,
+        group_name=GROUP,
+        kinds=KINDS,
+        pool=POOL,
+        retry_policy=API_RETRY,
+        backfill_policy=BACKFILL,
+        check_specs=check_specs(name, target),
+        description=description,
+        metadata={"dagster/table_name": f"public.{target.spec.name}"},
+    )
+
+
+@_asset(
+    "tiktok_users",
+    USERS_TARGET,
+    "Daily profile snapshot of each connected account (followers, likes, videos, bio). "
+    "Past days back-filled today carry today's values and say so in `fetched_at`.",
+)
+def tiktok_users(
+    context: dg.AssetExecutionContext, tiktok: TikTokConnectorResource
+) -> Iterator[dg.MaterializeResult]:
+    yield from _materialize(
+        context, tiktok, USERS_TARGET, lambda _t, src, w, now: fetch_profile(src, w, now)
+    )
+
+
+@_asset(
+    "tiktok_videos",
+    VIDEOS_TARGET,
+    "Videos each account published in the partition's UTC day, with their current metrics "
+    "(and analytics fields for Business accounts). Re-materialize to refresh metrics.",
+)
+def tiktok_videos(
+    context: dg.AssetExecutionContext, tiktok: TikTokConnectorResource
+) -> Iterator[dg.MaterializeResult]:
+    yield from _materialize(
+        context, tiktok, VIDEOS_TARGET, lambda _t, src, w, now: fetch_videos(src, w, now)
+    )
+
+
+def _fetch_comments(
+    tiktok: TikTokConnectorResource, source: AccountSource, window: DayWindow, now: datetime
+) -> FetchOutcome:
+    cache = CommentCache(tiktok.runtime.engine)
+    workers = tiktok.runtime.settings.comment_workers
+    return fetch_comments(source, window, cache, now, workers=workers)
+
+
+@_asset(
+    "tiktok_comments",
+    COMMENTS_TARGET,
+    "Comments and replies written in the partition's UTC day on any of the account's videos, "
+    "old or new (Business accounts; Display accounts have no comment endpoint and stay empty).",
+)
+def tiktok_comments(
+    context: dg.AssetExecutionContext, tiktok: TikTokConnectorResource
+) -> Iterator[dg.MaterializeResult]:
+    yield from _materialize(context, tiktok, COMMENTS_TARGET, _fetch_comments)
+
+
+RAW_ASSETS = [tiktok_users, tiktok_videos, tiktok_comments]

@@ -1,0 +1,41 @@
+"""Partitions: one per connected account and UTC day, e.g. ``acme_main|2026-11-05``.
+
+The ``account`` dimension is dynamic: the ``tiktok_accounts`` table is the source of truth
+and :mod:`tiktok_etl.defs.accounts_sync` keeps the Dagster partitions in step with it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import dagster as dg
+
+ACCOUNTS_PARTITIONS_NAME = "tiktok_accounts"
+FIRST_DAY = "2024-01-01"
+
+accounts_partitions = dg.DynamicPartitionsDefinition(name=ACCOUNTS_PARTITIONS_NAME)
+# end_offset=1 includes today's (still growing) day, which the 30-minute schedule refreshes
+daily_partitions = dg.DailyPartitionsDefinition(start_date=FIRST_DAY, timezone="UTC", end_offset=1)
+account_day_partitions = dg.MultiPartitionsDefinition(
+    {"account": accounts_partitions, "date": daily_partitions}
+)
+
+
+@dataclass(frozen=True)
+class AccountDay:
+    account_key: str
+    day: str
+
+    @property
+    def partition_key(self) -> dg.MultiPartitionKey:
+        return dg.MultiPartitionKey({"account": self.account_key, "date": self.day})
+
+    @classmethod
+    def from_context(
+        cls, context: dg.AssetExecutionContext | dg.AssetCheckExecutionContext
+    ) -> AccountDay:
+        key = context.partition_key
+        if not isinstance(key, dg.MultiPartitionKey):
+            raise dg.Failure(f"expected an '<account>|<date>' partition key, got {key!r}")
+        dims = key.keys_by_dimension
+        return cls(account_key=dims["account"], day=dims["date"])

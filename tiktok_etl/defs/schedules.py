@@ -1,0 +1,72 @@
+"""Schedules: today's partitions every 30 minutes, and a daily re-read of recent days.
+
+Both ask the accounts table which accounts are active at tick time, so a new account is
+scheduled as soon as it is registered and an account that needs re-authorization (or was
+disabled) is skipped without failing the tick.
+"""
+
+from collections.abc import Iterator
+from datetime import UTC, date, datetime, timedelta
+
+import dagster as dg
+
+from tiktok_etl.defs.jobs import ingest_job
+from tiktok_etl.defs.partitions import AccountDay
+from tiktok_etl.defs.resources import TikTokConnectorResource
+
+
+def _tick_time(context: dg.ScheduleEvaluationContext) -> datetime:
+    scheduled = context.scheduled_execution_time
+    return scheduled.astimezone(UTC) if scheduled else datetime.now(UTC)
+
+
+def _requests(
+    tiktok: TikTokConnectorResource, days: list[date], tick: datetime, label: str
+) -> Iterator[dg.RunRequest | dg.SkipReason]:
+    accounts = tiktok.runtime.accounts.list(status="active")
+    if not accounts:
+        yield dg.SkipReason("no active TikTok accounts; add one with `tiktok-etl accounts add`")
+        return
+    for account in accounts:
+        for day in days:
+            ad = AccountDay(account.account_key, day.isoformat())
+            yield dg.RunRequest(
+                run_key=f"{label}:{ad.account_key}|{ad.day}@{tick.isoformat()}",
+                partition_key=ad.partition_key,
+                tags={"tiktok/account": ad.account_key, "tiktok/schedule": label},
+            )
+
+
+@dg.schedule(
+    job=ingest_job,
+    cron_schedule="*/30 * * * *",
+    execution_timezone="UTC",
+    description="Refresh today's partition of every active account (metrics move all day).",
+)
+def tiktok_today_schedule(
+    context: dg.ScheduleEvaluationContext, tiktok: TikTokConnectorResource
+) -> Iterator[dg.RunRequest | dg.SkipReason]:
+    tick = _tick_time(context)
+    yield from _requests(tiktok, [tick.date()], tick, "today")
+
+
+def lookback_days(tick: datetime, lookback: int) -> list[date]:
+    """The ``lookback`` full days before the tick's day, newest first."""
+    return [tick.date() - timedelta(days=n) for n in range(1, lookback + 1)]
+
+
+@dg.schedule(
+    job=ingest_job,
+    cron_schedule="15 0 * * *",
+    execution_timezone="UTC",
+    description=(
+        "Re-materialize the last TIKTOK_ETL_LOOKBACK_DAYS (default 7) days of every active "
+        "account: late comments and metrics keep moving for weeks."
+    ),
+)
+def tiktok_lookback_schedule(
+    context: dg.ScheduleEvaluationContext, tiktok: TikTokConnectorResource
+) -> Iterator[dg.RunRequest | dg.SkipReason]:
+    tick = _tick_time(context)
+    days = lookback_days(tick, tiktok.runtime.settings.lookback_days)
+    yield from _requests(tiktok, days, tick, "lookback")

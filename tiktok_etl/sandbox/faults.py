@@ -1,0 +1,107 @@
+"""Fault injection and the enforced rate limit of the sandbox.
+
+`FaultConfig` says how often each fault happens; `FaultInjector` draws from a seeded RNG
+once per API request, so a given seed yields the same fault sequence every run.
+`SlidingWindowLimiter` enforces TikTok's per-endpoint sliding one-minute window against the
+injected clock, so tests exceed it without sleeping.
+"""
+
+from __future__ import annotations
+
+import random
+import threading
+from collections import deque
+from dataclasses import dataclass
+from enum import StrEnum
+
+import httpx
+
+
+class Fault(StrEnum):
+    DROP = "drop"
+    HTML_504 = "html_504"
+    HTTP_5XX = "5xx"
+    HTTP_429 = "429"
+    THROTTLE_40100 = "40100"
+    SERVER_50000 = "50000"
+
+
+@dataclass(frozen=True)
+class FaultConfig:
+    """How the sandbox misbehaves. Rates are probabilities per API request (0..1).
+
+    - `latency`: seconds added to every request; slept in server mode, added to a
+      `ManualClock` in-process (never slept in-process).
+    - `rate_429`: HTTP 429 (`rate_limit_exceeded` / Business `40100`).
+    - `rate_5xx`: HTTP 503 with the family's error envelope.
+    - `rate_html_504`: HTTP 504 with an HTML body, as proxies answer.
+    - `rate_drop`: the connection closes without a response.
+    - `rate_40100`: Business throttle on HTTP 200 (Display requests are unaffected).
+    - `rate_50000`: Business server error on HTTP 200 (Display requests are unaffected).
+    - `rate_limit_per_minute`: enforced sliding one-minute budget per endpoint.
+    - `seed`: seeds the fault sequence.
+    """
+
+    latency: float = 0.0
+    rate_429: float = 0.0
+    rate_5xx: float = 0.0
+    rate_html_504: float = 0.0
+    rate_drop: float = 0.0
+    rate_40100: float = 0.0
+    rate_50000: float = 0.0
+    rate_limit_per_minute: int | None = None
+    seed: int = 0
+
+
+class DroppedConnection(httpx.RemoteProtocolError):
+    """Raised by the app to drop the connection; the server closes the socket on it."""
+
+
+class FaultInjector:
+    """One seeded draw per API request decides which fault, if any, it suffers."""
+
+    def __init__(self, config: FaultConfig) -> None:
+        self.config = config
+        self._rng = random.Random(config.seed)
+        self._lock = threading.Lock()
+
+    def draw(self, business: bool) -> Fault | None:
+        config = self.config
+        table: list[tuple[Fault, float]] = [
+            (Fault.DROP, config.rate_drop),
+            (Fault.HTML_504, config.rate_html_504),
+            (Fault.HTTP_5XX, config.rate_5xx),
+            (Fault.HTTP_429, config.rate_429),
+            (Fault.THROTTLE_40100, config.rate_40100 if business else 0.0),
+            (Fault.SERVER_50000, config.rate_50000 if business else 0.0),
+        ]
+        if not any(rate for _, rate in table):
+            return None
+        with self._lock:
+            roll = self._rng.random()
+        threshold = 0.0
+        for fault, rate in table:
+            threshold += rate
+            if roll < threshold:
+                return fault
+        return None
+
+
+class SlidingWindowLimiter:
+    """At most `limit` admitted requests per key in any `window` seconds."""
+
+    def __init__(self, limit: int, window: float = 60.0) -> None:
+        self.limit = limit
+        self.window = window
+        self._admitted: dict[str, deque[float]] = {}
+        self._lock = threading.Lock()
+
+    def admit(self, key: str, now: float) -> bool:
+        with self._lock:
+            times = self._admitted.setdefault(key, deque())
+            while times and times[0] <= now - self.window:
+                times.popleft()
+            if len(times) >= self.limit:
+                return False
+            times.append(now)
+            return True

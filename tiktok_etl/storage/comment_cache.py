@@ -1,0 +1,209 @@
+"""Incremental comment state: every comment seen per account, and what was read per video.
+
+Comments are partitioned by their own ``create_time``, but TikTok lists them per video. To
+build one day's partition without re-reading every video, we keep
+
+- ``tiktok_comment_cache``: the last payload seen for each comment (top-level and replies),
+- ``tiktok_comment_video_state``: per video, the comment count at the last read, the time
+  of that read (``checked_at``) and ``covered_since``: the cache holds every comment of the
+  video created in ``[covered_since, checked_at]``.
+
+A day's partition is then a query over the cache, after re-reading only the videos whose
+count moved (or whose coverage does not reach back to the day). Cache and state change in
+one transaction, so a crash between reading and writing the partition loses nothing.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+
+DDL = """
+CREATE TABLE IF NOT EXISTS tiktok_comment_cache (
+    account_key text NOT NULL,
+    comment_id text NOT NULL,
+    video_id text NOT NULL,
+    parent_comment_id text,
+    create_time timestamptz NOT NULL,
+    reply_count bigint,
+    payload jsonb NOT NULL,
+    seen_at timestamptz NOT NULL,
+    PRIMARY KEY (account_key, comment_id)
+);
+CREATE INDEX IF NOT EXISTS tiktok_comment_cache_time
+    ON tiktok_comment_cache (account_key, create_time);
+CREATE INDEX IF NOT EXISTS tiktok_comment_cache_video
+    ON tiktok_comment_cache (account_key, video_id);
+CREATE TABLE IF NOT EXISTS tiktok_comment_video_state (
+    account_key text NOT NULL,
+    video_id text NOT NULL,
+    comment_count bigint NOT NULL,
+    covered_since timestamptz NOT NULL,
+    checked_at timestamptz NOT NULL,
+    PRIMARY KEY (account_key, video_id)
+);
+"""
+
+
+@dataclass(frozen=True)
+class VideoState:
+    video_id: str
+    comment_count: int
+    covered_since: datetime
+    checked_at: datetime
+
+
+@dataclass(frozen=True)
+class CachedComment:
+    comment_id: str
+    video_id: str
+    parent_comment_id: str | None
+    create_time: datetime
+    reply_count: int | None
+    payload: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class VideoRead:
+    """The result of re-reading one video's comments created at or after ``since``.
+
+    ``replaced_parents`` are the top-level comments whose replies were re-read in full;
+    cached replies of those parents that the read did not return are gone at TikTok.
+    """
+
+    video_id: str
+    since: datetime
+    comments: Sequence[CachedComment]
+    replaced_parents: frozenset[str]
+    comment_count: int
+    covered_since: datetime
+
+
+class CommentCache:
+    def __init__(self, engine: sa.Engine) -> None:
+        self.engine = engine
+
+    def states(self, account_key: str) -> dict[str, VideoState]:
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                sa.text(
+                    "SELECT video_id, comment_count, covered_since, checked_at "
+                    "FROM tiktok_comment_video_state WHERE account_key = :a"
+                ),
+                {"a": account_key},
+            )
+            return {r.video_id: VideoState(*r) for r in rows}
+
+    def parents(self, account_key: str, video_id: str) -> dict[str, int | None]:
+        """Reply counts of the cached top-level comments of a video."""
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                sa.text(
+                    "SELECT comment_id, reply_count FROM tiktok_comment_cache "
+                    "WHERE account_key = :a AND video_id = :v AND parent_comment_id IS NULL"
+                ),
+                {"a": account_key, "v": video_id},
+            )
+            return {r.comment_id: r.reply_count for r in rows}
+
+    def apply(
+        self,
+        account_key: str,
+        reads: Iterable[VideoRead],
+        checked_at: datetime,
+        gone_videos: Sequence[str] = (),
+    ) -> None:
+        """Store re-read videos (replace their cached comments in the re-read range, move their
+        state) and forget videos that no longer exist at TikTok, in one transaction."""
+        with self.engine.begin() as conn:
+            if gone_videos:
+                for table in ("tiktok_comment_cache", "tiktok_comment_video_state"):
+                    conn.execute(
+                        sa.text(
+                            f"DELETE FROM {table} WHERE account_key = :a AND video_id = ANY(:v)"
+                        ),
+                        {"a": account_key, "v": list(gone_videos)},
+                    )
+            for read in reads:
+                conn.execute(
+                    sa.text(
+                        "DELETE FROM tiktok_comment_cache WHERE account_key = :a AND video_id = :v "
+                        "AND ((parent_comment_id IS NULL AND create_time >= :s) "
+                        "OR parent_comment_id = ANY(:parents))"
+                    ),
+                    {
+                        "a": account_key,
+                        "v": read.video_id,
+                        "s": read.since,
+                        "parents": sorted(read.replaced_parents),
+                    },
+                )
+                if read.comments:
+                    conn.execute(
+                        sa.text(
+                            "INSERT INTO tiktok_comment_cache (account_key, comment_id, video_id, "
+                            "parent_comment_id, create_time, reply_count, payload, seen_at) VALUES "
+                            "(:a, :c, :v, :p, :t, :r, CAST(:payload AS jsonb), :seen) "
+                            "ON CONFLICT (account_key, comment_id) DO UPDATE SET "
+                            "video_id = EXCLUDED.video_id, "
+                            "parent_comment_id = EXCLUDED.parent_comment_id, "
+                            "create_time = EXCLUDED.create_time, "
+                            "reply_count = EXCLUDED.reply_count, payload = EXCLUDED.payload, "
+                            "seen_at = EXCLUDED.seen_at"
+                        ),
+                        [
+                            {
+                                "a": account_key,
+                                "c": c.comment_id,
+                                "v": c.video_id,
+                                "p": c.parent_comment_id,
+                                "t": c.create_time,
+                                "r": c.reply_count,
+                                "payload": json.dumps(c.payload, ensure_ascii=False),
+                                "seen": checked_at,
+                            }
+                            for c in read.comments
+                        ],
+                    )
+                conn.execute(
+                    sa.text(
+                        "INSERT INTO tiktok_comment_video_state "
+                        "(account_key, video_id, comment_count, covered_since, checked_at) "
+                        "VALUES (:a, :v, :n, :cs, :at) ON CONFLICT (account_key, video_id) "
+                        "DO UPDATE SET comment_count = EXCLUDED.comment_count, "
+                        "covered_since = EXCLUDED.covered_since, checked_at = EXCLUDED.checked_at"
+                    ),
+                    {
+                        "a": account_key,
+                        "v": read.video_id,
+                        "n": read.comment_count,
+                        "cs": read.covered_since,
+                        "at": checked_at,
+                    },
+                )
+
+    def comments_between(
+        self, account_key: str, start: datetime, end: datetime
+    ) -> list[CachedComment]:
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                sa.text(
+                    "SELECT comment_id, video_id, parent_comment_id, create_time, reply_count, "
+                    "payload FROM tiktok_comment_cache WHERE account_key = :a "
+                    "AND create_time >= :s AND create_time < :e ORDER BY create_time, comment_id"
+                ),
+                {"a": account_key, "s": start, "e": end},
+            )
+            return [CachedComment(*r) for r in rows]
+
+    def forget_account(self, account_key: str) -> None:
+        with self.engine.begin() as conn:
+            for table in ("tiktok_comment_cache", "tiktok_comment_video_state"):
+                conn.execute(
+                    sa.text(f"DELETE FROM {table} WHERE account_key = :a"), {"a": account_key}
+                )

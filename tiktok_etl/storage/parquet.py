@@ -1,0 +1,151 @@
+"""The open copy: one Parquet file per partition, in a hive-partitioned layout.
+
+Layout: ``<root>/<table>/account=<key>/date=<YYYY-MM-DD>/part-0.parquet``. The partition
+values live in the directory names only, not in the files: hive-partitioned readers
+(pyarrow datasets, DuckDB ``hive_partitioning``, Polars, Spark) add ``account`` and ``date``
+columns from the path and fail or duplicate columns when a file carries them too. Readers
+should declare those types (:data:`HIVE_PARTITIONING_SCHEMA`; DuckDB:
+``hive_types = {'account': VARCHAR, 'date': DATE}``): an all-digit account key would
+otherwise be inferred as a number.
+
+A file is written under a temporary name next to its final path (ending in ``.tmp`` and
+starting with a dot, so no reader globbing ``*.parquet`` picks it up) and then renamed:
+``os.replace`` locally (atomic), ``FileSystem.move`` on object stores (the best they
+offer). An empty partition writes an empty file with the schema, so a re-run that finds
+nothing replaces stale data. ``root`` is a local path or a URL pyarrow understands.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import uuid
+from collections.abc import Mapping, Sequence
+from datetime import date
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.fs as pafs
+import pyarrow.parquet as pq
+
+from tiktok_etl.storage.coercion import prepare_rows
+from tiktok_etl.storage.tables import TableSpec
+
+FILE_NAME = "part-0.parquet"
+HIVE_PARTITIONING_SCHEMA = pa.schema([("account", pa.string()), ("date", pa.date32())])
+
+
+def to_arrow(spec: TableSpec, rows: Sequence[Mapping[str, Any]]) -> pa.Table:
+    """Rows (of a single partition) as an Arrow table with the spec's full schema.
+
+    Values are validated and cleaned exactly as for PostgreSQL; ``jsonb`` becomes JSON text.
+    """
+    if not rows:
+        return spec.arrow_schema().empty_table()
+    first = rows[0]
+    prepared = prepare_rows(spec, first["account_key"], first["date"], rows)
+    return _table(spec, prepared)
+
+
+def _table(spec: TableSpec, prepared: Sequence[tuple[Any, ...]]) -> pa.Table:
+    schema = spec.arrow_schema()
+    columns = list(zip(*prepared, strict=True)) if prepared else [()] * len(spec.columns)
+    arrays = [
+        pa.array(values, type=field.type) for values, field in zip(columns, schema, strict=True)
+    ]
+    return pa.Table.from_arrays(arrays, schema=schema)
+
+
+def file_schema(spec: TableSpec) -> pa.Schema:
+    """The schema inside each file: the spec's columns minus the partition columns."""
+    return spec.arrow_schema(exclude=spec.partition_columns)
+
+
+def partition_dir(root: str, spec: TableSpec, account_key: str, day: date) -> str:
+    return f"{root.rstrip('/')}/{spec.name}/account={account_key}/date={day.isoformat()}"
+
+
+def partition_path(root: str, spec: TableSpec, account_key: str, day: date) -> str:
+    """Where the partition's file lives (a path or URL, in the form ``root`` was given)."""
+    return f"{partition_dir(root, spec, account_key, day)}/{FILE_NAME}"
+
+
+def _filesystem(root: str) -> tuple[pafs.FileSystem, str, bool]:
+    """The filesystem, the root's path on it, and whether it is local."""
+    if "://" not in root:
+        return pafs.LocalFileSystem(), os.path.abspath(root), True
+    filesystem, path = pafs.FileSystem.from_uri(root)
+    return filesystem, path, isinstance(filesystem, pafs.LocalFileSystem)
+
+
+def write_parquet_partition(
+    root: str, spec: TableSpec, account_key: str, day: date, rows: Sequence[Mapping[str, Any]]
+) -> str:
+    """Replace the partition's file with ``rows``; returns the file's path or URL."""
+    prepared = prepare_rows(spec, account_key, day, rows)
+    table = _table(spec, prepared).drop_columns(list(spec.partition_columns))
+    filesystem, base, local = _filesystem(root)
+    directory = partition_dir(base, spec, account_key, day)
+    final = f"{directory}/{FILE_NAME}"
+    temporary = f"{directory}/.{FILE_NAME}.{uuid.uuid4().hex}.tmp"
+    filesystem.create_dir(directory, recursive=True)
+    try:
+        pq.write_table(table, temporary, filesystem=filesystem)
+        if local:
+            os.replace(temporary, final)
+        else:
+            filesystem.move(temporary, final)
+    except BaseException:
+        _delete_quietly(filesystem, temporary)
+        raise
+    return partition_path(root, spec, account_key, day)
+
+
+def _delete_quietly(filesystem: pafs.FileSystem, path: str) -> None:
+    with contextlib.suppress(OSError):
+        filesystem.delete_file(path)
+
+
+def _read_table(root: str, spec: TableSpec, account_key: str, day: date) -> pa.Table | None:
+    filesystem, base, _ = _filesystem(root)
+    path = f"{partition_dir(base, spec, account_key, day)}/{FILE_NAME}"
+    if filesystem.get_file_info(path).type == pafs.FileType.NotFound:
+        return None
+    return pq.read_table(path, filesystem=filesystem, schema=file_schema(spec))
+
+
+def parquet_partition_exists(root: str, spec: TableSpec, account_key: str, day: date) -> bool:
+    filesystem, base, _ = _filesystem(root)
+    path = f"{partition_dir(base, spec, account_key, day)}/{FILE_NAME}"
+    return bool(filesystem.get_file_info(path).type == pafs.FileType.File)
+
+
+def read_parquet_partition(
+    root: str, spec: TableSpec, account_key: str, day: date
+) -> list[dict[str, Any]]:
+    """The partition's rows in spec column order, partition columns restored from the path
+    and ``jsonb`` parsed back to Python objects; ``[]`` if the file does not exist."""
+    table = _read_table(root, spec, account_key, day)
+    if table is None:
+        return []
+    json_columns = [c.name for c in spec.columns if c.pg_type == "jsonb"]
+    partition_values = {"account_key": account_key, "date": day}
+    result = []
+    for record in table.to_pylist():
+        for name in json_columns:
+            if record[name] is not None:
+                record[name] = json.loads(record[name])
+        full = {name: partition_values.get(name) for name in spec.partition_columns} | record
+        result.append({name: full[name] for name in spec.column_names})
+    return result
+
+
+def count_parquet_partition(root: str, spec: TableSpec, account_key: str, day: date) -> int:
+    """Rows in the partition's file (from its footer); 0 if the file does not exist."""
+    filesystem, base, _ = _filesystem(root)
+    path = f"{partition_dir(base, spec, account_key, day)}/{FILE_NAME}"
+    if filesystem.get_file_info(path).type == pafs.FileType.NotFound:
+        return 0
+    with filesystem.open_input_file(path) as handle:
+        return int(pq.ParquetFile(handle).metadata.num_rows)

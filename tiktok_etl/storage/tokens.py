@@ -1,0 +1,370 @@
+"""``tiktok_tokens``: OAuth tokens encrypted at rest, with the bookkeeping a safe refresh needs.
+
+Tokens are Fernet-encrypted before they reach SQL; only this module sees them in clear, and
+nothing it builds (reprs, exceptions, logs) shows them. Refresh tokens rotate, so a refresh
+is: take :meth:`TokenStore.lock` (a session-level advisory lock per account), re-read with
+:meth:`TokenStore.load`, call the API, and write with :meth:`TokenStore.compare_and_swap`
+against the version read. Two workers racing end with one valid pair.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import stat
+import uuid
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import psycopg
+import sqlalchemy as sa
+from cryptography.fernet import Fernet, InvalidToken
+
+from tiktok_etl.storage.errors import AccountNotFound, TokenDecryptError, TokenLockTimeout
+
+_log = logging.getLogger(__name__)
+
+KEY_ENV_VAR = "TIKTOK_ETL_TOKEN_KEY"
+
+
+class TokenCipher:
+    """Fernet encryption of token strings. The key never appears in reprs or errors."""
+
+    def __init__(self, key: bytes) -> None:
+        self._fernet = Fernet(key)
+
+    def __repr__(self) -> str:
+        return "TokenCipher(key=<redacted>)"
+
+    @staticmethod
+    def generate_key() -> bytes:
+        return Fernet.generate_key()
+
+    @classmethod
+    def from_env_value(cls, value: str) -> TokenCipher:
+        """A cipher from the ``TIKTOK_ETL_TOKEN_KEY`` value; ValueError (without the value)
+        if it is not a Fernet key."""
+        try:
+            return cls(value.strip().encode("ascii"))
+        except (ValueError, TypeError, UnicodeEncodeError):
+            raise ValueError(
+                f"{KEY_ENV_VAR} is not a valid Fernet key: expected 32 bytes in url-safe "
+                'base64 (44 characters). Generate one with: python -c "from '
+                'cryptography.fernet import Fernet; print(Fernet.generate_key().decode())"'
+            ) from None
+
+    @classmethod
+    def load_or_create(cls, path: Path) -> TokenCipher:
+        """The key stored at ``path``, generated there (mode 0600) if missing.
+
+        Creation is atomic and exclusive: the key is written to a private temporary file
+        and hard-linked into place, so concurrent first calls agree on one key and no
+        reader ever sees a partial file.
+        """
+        path = Path(path)
+        if not path.exists():
+            path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+            _create_key_file(path, cls.generate_key())
+        mode = stat.S_IMODE(path.stat().st_mode)
+        if mode & 0o077:
+            _log.warning("token key file %s is readable by others (mode %o)", path, mode)
+        try:
+            return cls(path.read_bytes().strip())
+        except (ValueError, TypeError):
+            raise ValueError(
+                f"token key file {path} does not hold a valid Fernet key; restore it or set "
+                f"{KEY_ENV_VAR}"
+            ) from None
+
+    def encrypt(self, text: str) -> bytes:
+        return self._fernet.encrypt(text.encode("utf-8"))
+
+    def decrypt(self, token: bytes, account_key: str | None = None) -> str:
+        try:
+            return self._fernet.decrypt(bytes(token)).decode("utf-8")
+        except InvalidToken:
+            raise TokenDecryptError(account_key) from None
+
+
+def _create_key_file(path: Path, key: bytes) -> None:
+    temporary = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
+    fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    try:
+        os.fchmod(fd, 0o600)
+        os.write(fd, key + b"\n")
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+    try:
+        os.link(temporary, path)
+    except FileExistsError:
+        pass  # another process created it first: use theirs
+    finally:
+        temporary.unlink(missing_ok=True)
+
+
+def _scopes(value: Iterable[str] | str | None) -> tuple[str, ...]:
+    if value is None:
+        return ()
+    if isinstance(value, str):  # TikTok reports scopes as "user.info.basic,video.list"
+        value = value.split(",")
+    return tuple(s.strip() for s in value if s.strip())
+
+
+def _after(start: datetime, seconds: int | None) -> datetime | None:
+    return None if seconds is None else start + timedelta(seconds=seconds)
+
+
+@dataclass(frozen=True, kw_only=True)
+class TokenSet:
+    """An access/refresh token pair as the OAuth endpoint returned it.
+
+    ``expires_at`` and ``refresh_expires_at`` default to ``issued_at`` plus the lifetimes.
+    The tokens are excluded from ``repr``.
+    """
+
+    access_token: str = field(repr=False)
+    refresh_token: str | None = field(default=None, repr=False)
+    open_id: str | None = None
+    scopes: tuple[str, ...] = ()
+    token_type: str | None = None
+    issued_at: datetime = field(default_factory=lambda: datetime.now(UTC))
+    expires_in: int | None = None
+    refresh_expires_in: int | None = None
+    expires_at: datetime | None = None
+    refresh_expires_at: datetime | None = None
+
+    def __post_init__(self) -> None:
+        if not self.access_token:
+            raise ValueError("access_token is required")
+        if self.issued_at.utcoffset() is None:
+            raise ValueError("issued_at must be timezone-aware")
+        object.__setattr__(self, "scopes", _scopes(self.scopes))
+        if self.expires_at is None:
+            object.__setattr__(self, "expires_at", _after(self.issued_at, self.expires_in))
+        if self.refresh_expires_at is None:
+            object.__setattr__(
+                self, "refresh_expires_at", _after(self.issued_at, self.refresh_expires_in)
+            )
+
+    def lifetime(self) -> timedelta | None:
+        """The access token's full lifetime: ``expires_in``, else ``expires_at - issued_at``."""
+        if self.expires_in is not None:
+            return timedelta(seconds=self.expires_in)
+        if self.expires_at is not None:
+            return self.expires_at - self.issued_at
+        return None
+
+    def needs_refresh(self, within_fraction: float, now: datetime | None = None) -> bool:
+        """True when less than ``within_fraction`` of the lifetime remains (the rule
+        :meth:`TokenStore.expiring` applies in SQL)."""
+        lifetime = self.lifetime()
+        if self.expires_at is None or lifetime is None:
+            return False
+        now = now or datetime.now(UTC)
+        return self.expires_at - now < lifetime * within_fraction
+
+
+@dataclass(frozen=True, kw_only=True)
+class StoredTokens(TokenSet):
+    """Tokens as stored for an account; ``version`` is what compare-and-swap checks."""
+
+    account_key: str
+    version: int
+    updated_at: datetime | None = None
+
+
+_TOKEN_PARAMS = (
+    "access_token_enc, refresh_token_enc, open_id, scopes, token_type, issued_at, "
+    "expires_at, refresh_expires_at, expires_in, refresh_expires_in"
+)
+
+
+class TokenStore:
+    """Encrypted token persistence, per-account refresh locks and expiry queries."""
+
+    def __init__(self, engine: sa.Engine, cipher: TokenCipher) -> None:
+        self.engine = engine
+        self.cipher = cipher
+
+    def __repr__(self) -> str:
+        return f"TokenStore(engine={self.engine!r})"
+
+    def _params(self, account_key: str, tokens: TokenSet) -> dict[str, Any]:
+        return {
+            "account_key": account_key,
+            "access_token_enc": self.cipher.encrypt(tokens.access_token),
+            "refresh_token_enc": (
+                None if tokens.refresh_token is None else self.cipher.encrypt(tokens.refresh_token)
+            ),
+            "open_id": tokens.open_id,
+            "scopes": list(tokens.scopes),
+            "token_type": tokens.token_type,
+            "issued_at": tokens.issued_at,
+            "expires_at": tokens.expires_at,
+            "refresh_expires_at": tokens.refresh_expires_at,
+            "expires_in": tokens.expires_in,
+            "refresh_expires_in": tokens.refresh_expires_in,
+        }
+
+    def save(self, account_key: str, tokens: TokenSet) -> StoredTokens:
+        """Store the pair unconditionally (insert, or replace with version + 1)."""
+        values = ", ".join(f":{name.strip()}" for name in _TOKEN_PARAMS.split(","))
+        updates = ", ".join(
+            f"{name.strip()} = EXCLUDED.{name.strip()}" for name in _TOKEN_PARAMS.split(",")
+        )
+        statement = sa.text(
+            f"INSERT INTO tiktok_tokens (account_key, {_TOKEN_PARAMS}, version) "
+            f"VALUES (:account_key, {values}, 1) "
+            f"ON CONFLICT (account_key) DO UPDATE SET {updates}, "
+            "version = tiktok_tokens.version + 1, updated_at = now() "
+            "RETURNING version, updated_at"
+        )
+        try:
+            with self.engine.begin() as conn:
+                version, updated_at = conn.execute(
+                    statement, self._params(account_key, tokens)
+                ).one()
+        except sa.exc.IntegrityError as exc:
+            if isinstance(exc.orig, psycopg.errors.ForeignKeyViolation):
+                raise AccountNotFound(account_key) from None
+            raise
+        return _stored(account_key, tokens, version, updated_at)
+
+    def load(self, account_key: str) -> StoredTokens | None:
+        """The account's tokens decrypted, or None; TokenDecryptError on a wrong key."""
+        with self.engine.connect() as conn:
+            row = conn.execute(
+                sa.text(
+                    f"SELECT {_TOKEN_PARAMS}, version, updated_at "
+                    "FROM tiktok_tokens WHERE account_key = :key"
+                ),
+                {"key": account_key},
+            ).first()
+        if row is None:
+            return None
+        values = row._asdict()
+        refresh_enc = values.pop("refresh_token_enc")
+        return StoredTokens(
+            account_key=account_key,
+            access_token=self.cipher.decrypt(values.pop("access_token_enc"), account_key),
+            refresh_token=(
+                None if refresh_enc is None else self.cipher.decrypt(refresh_enc, account_key)
+            ),
+            **values,
+        )
+
+    def compare_and_swap(self, account_key: str, expected_version: int, new: TokenSet) -> bool:
+        """Replace the pair only if it is still at ``expected_version``; False otherwise."""
+        assignments = ", ".join(f"{n.strip()} = :{n.strip()}" for n in _TOKEN_PARAMS.split(","))
+        with self.engine.begin() as conn:
+            updated = conn.execute(
+                sa.text(
+                    f"UPDATE tiktok_tokens SET {assignments}, version = version + 1, "
+                    "updated_at = now() "
+                    "WHERE account_key = :account_key AND version = :expected_version"
+                ),
+                {**self._params(account_key, new), "expected_version": expected_version},
+            ).rowcount
+        return updated == 1
+
+    def delete(self, account_key: str) -> bool:
+        with self.engine.begin() as conn:
+            return bool(
+                conn.execute(
+                    sa.text("DELETE FROM tiktok_tokens WHERE account_key = :key"),
+                    {"key": account_key},
+                ).rowcount
+            )
+
+    @contextmanager
+    def lock(self, account_key: str, *, timeout: float | None = None) -> Iterator[None]:
+        """Hold the account's refresh lock (blocking; TokenLockTimeout after ``timeout`` s).
+
+        The lock is session-level on a dedicated autocommit connection, so no transaction
+        stays open during the HTTP call; it is released on exit, or by the server if the
+        process dies.
+        """
+        params = {"name": f"tiktok_etl:token:{account_key}"}
+        conn = self.engine.connect().execution_options(isolation_level="AUTOCOMMIT")
+        acquired = False
+        try:
+            if timeout is not None:
+                conn.execute(
+                    sa.text("SELECT set_config('lock_timeout', :ms, false)"),
+                    {"ms": f"{max(1, int(timeout * 1000))}ms"},
+                )
+            try:
+                conn.execute(sa.text("SELECT pg_advisory_lock(hashtextextended(:name, 0))"), params)
+            except sa.exc.OperationalError as exc:
+                if isinstance(exc.orig, psycopg.errors.LockNotAvailable):
+                    raise TokenLockTimeout(account_key, timeout or 0) from None
+                raise
+            acquired = True
+            yield
+        finally:
+            try:
+                if acquired:
+                    conn.execute(
+                        sa.text("SELECT pg_advisory_unlock(hashtextextended(:name, 0))"), params
+                    )
+                if timeout is not None:
+                    conn.execute(sa.text("RESET lock_timeout"))
+            except sa.exc.DBAPIError:
+                conn.invalidate()  # closing the session releases its locks
+            finally:
+                conn.close()
+
+    def expiring(
+        self, within_fraction: float, now: datetime | None = None
+    ) -> list[tuple[str, datetime]]:
+        """Active accounts whose access token has less than ``within_fraction`` of its
+        lifetime left (expired ones included), soonest first."""
+        if not 0 <= within_fraction <= 1:
+            raise ValueError(f"within_fraction must be within [0, 1], got {within_fraction}")
+        now = now or datetime.now(UTC)
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                sa.text(
+                    "SELECT t.account_key, t.expires_at FROM tiktok_tokens t "
+                    "JOIN tiktok_accounts a USING (account_key) "
+                    "WHERE a.status = 'active' AND t.expires_at IS NOT NULL "
+                    "AND t.expires_at - :now < :fraction * COALESCE("
+                    "t.expires_in * interval '1 second', t.expires_at - t.issued_at) "
+                    "ORDER BY t.expires_at, t.account_key"
+                ),
+                {"now": now, "fraction": float(within_fraction)},
+            ).all()
+        return [(key, expires_at) for key, expires_at in rows]
+
+    def next_expiry(self) -> datetime | None:
+        """The earliest access-token expiry among active accounts."""
+        with self.engine.connect() as conn:
+            return conn.execute(
+                sa.text(
+                    "SELECT min(t.expires_at) FROM tiktok_tokens t "
+                    "JOIN tiktok_accounts a USING (account_key) WHERE a.status = 'active'"
+                )
+            ).scalar()
+
+
+def _stored(account_key: str, tokens: TokenSet, version: int, updated_at: datetime) -> StoredTokens:
+    return StoredTokens(
+        account_key=account_key,
+        version=version,
+        updated_at=updated_at,
+        access_token=tokens.access_token,
+        refresh_token=tokens.refresh_token,
+        open_id=tokens.open_id,
+        scopes=tokens.scopes,
+        token_type=tokens.token_type,
+        issued_at=tokens.issued_at,
+        expires_in=tokens.expires_in,
+        refresh_expires_in=tokens.refresh_expires_in,
+        expires_at=tokens.expires_at,
+        refresh_expires_at=tokens.refresh_expires_at,
+    )

@@ -1,0 +1,115 @@
+"""Access tokens for a stored account, refreshed safely across threads and processes.
+
+TikTok refresh tokens rotate: the old one dies the moment a new one is issued. Two workers
+refreshing the same account at once would leave one of them holding a dead token, so every
+refresh here runs under the account's PostgreSQL advisory lock, re-reads the stored pair
+first (another process may have refreshed already), and writes the new pair with
+compare-and-swap before anything uses it. ``invalid_grant`` marks the account
+``reauth_required`` so schedules skip it and the CLI and UI show why.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from datetime import UTC, datetime
+
+from tiktok_etl.api import ReauthRequired, TokenSet
+from tiktok_etl.storage import tokens as stored_tokens
+from tiktok_etl.storage.accounts import AccountStore
+from tiktok_etl.storage.tokens import StoredTokens, TokenStore
+
+# refresh a little before the stored expiry: a request in flight must not outlive its token
+_SKEW_SECONDS = 60
+
+
+def to_storage(tokens: TokenSet) -> stored_tokens.TokenSet:
+    """The API's token model (secrets wrapped) as the storage layer's plain record."""
+    return stored_tokens.TokenSet(
+        access_token=tokens.access_token.get_secret_value(),
+        refresh_token=tokens.refresh_token.get_secret_value(),
+        open_id=tokens.open_id,
+        scopes=tokens.scopes,
+        token_type=tokens.token_type,
+        issued_at=tokens.issued_at,
+        expires_in=tokens.expires_in,
+        refresh_expires_in=tokens.refresh_expires_in,
+        expires_at=tokens.expires_at,
+        refresh_expires_at=tokens.refresh_expires_at,
+    )
+
+
+class StoredTokenProvider:
+    """The :class:`tiktok_etl.api.TokenProvider` for an account whose tokens live in Postgres."""
+
+    def __init__(
+        self,
+        tokens: TokenStore,
+        accounts: AccountStore,
+        account_key: str,
+        refresher: Callable[[str], TokenSet],
+        now: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
+        self._store = tokens
+        self._accounts = accounts
+        self._key = account_key
+        self._refresher = refresher
+        self._now = now
+        self._lock = threading.Lock()
+        self._current: StoredTokens | None = None
+        self.refreshes = 0
+
+    def __repr__(self) -> str:
+        return f"StoredTokenProvider(account_key={self._key!r})"
+
+    def access_token(self) -> str:
+        with self._lock:
+            current = self._current or self._load()
+            if self._expired(current):
+                current = self._refresh_locked(current.access_token)
+            self._current = current
+            return current.access_token
+
+    def refresh(self, rejected_token: str) -> str:
+        with self._lock:
+            self._current = self._refresh_locked(rejected_token)
+            return self._current.access_token
+
+    def _load(self) -> StoredTokens:
+        stored = self._store.load(self._key)
+        if stored is None:
+            raise ReauthRequired(
+                "missing_tokens",
+                f"account {self._key!r} has no stored tokens; run `tiktok-etl auth login`",
+            )
+        return stored
+
+    def _mark_reauth(self, reason: str) -> None:
+        self._accounts.set_status(self._key, "reauth_required", reason)
+
+    def _expired(self, stored: StoredTokens) -> bool:
+        if stored.expires_at is None:
+            return False  # unknown lifetime: use it until TikTok rejects it
+        remaining = (stored.expires_at - self._now()).total_seconds()
+        return remaining <= _SKEW_SECONDS
+
+    def _refresh_locked(self, rejected_token: str) -> StoredTokens:
+        with self._store.lock(self._key):
+            stored = self._load()
+            if stored.access_token != rejected_token and not self._expired(stored):
+                return stored  # another worker refreshed while we waited for the lock
+            if not stored.refresh_token:
+                self._mark_reauth("no refresh token stored")
+                raise ReauthRequired("missing_refresh_token", f"account {self._key!r}")
+            try:
+                fresh = self._refresher(stored.refresh_token)
+            except ReauthRequired as exc:
+                self._mark_reauth(f"token refresh rejected: {exc.error}")
+                raise
+            if not self._store.compare_and_swap(self._key, stored.version, to_storage(fresh)):
+                # impossible while we hold the lock unless the lock was bypassed; never guess
+                raise RuntimeError(f"tokens of {self._key!r} changed under the refresh lock")
+            self.refreshes += 1
+            updated = self._store.load(self._key)
+            assert updated is not None
+            return updated

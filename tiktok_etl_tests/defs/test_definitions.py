@@ -1,0 +1,111 @@
+"""The code location loads, and its public surface does not change by accident."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import dagster as dg
+
+from tiktok_etl.definitions import defs
+
+ROOT = Path(__file__).resolve().parents[2]
+
+ASSETS = ["tiktok_comments", "tiktok_users", "tiktok_videos"]
+CHECKS = {
+    "tiktok_comments": {
+        "identifiers_present",
+        "postgres_parquet_counts_match",
+        "timestamps_in_partition_window",
+        "unique_natural_keys",
+    },
+    "tiktok_users": {"identifiers_present", "postgres_parquet_counts_match", "unique_natural_keys"},
+    "tiktok_videos": {
+        "identifiers_present",
+        "postgres_parquet_counts_match",
+        "timestamps_in_partition_window",
+        "unique_natural_keys",
+    },
+}
+
+
+def _repo() -> dg.RepositoryDefinition:
+    return defs.get_repository_def()
+
+
+def test_asset_keys_are_pinned() -> None:
+    keys = sorted(k.to_user_string() for k in _repo().asset_graph.get_all_asset_keys())
+    assert keys == ASSETS
+
+
+def test_asset_checks_are_pinned() -> None:
+    found: dict[str, set[str]] = {}
+    for check_key in _repo().asset_graph.asset_check_keys:
+        found.setdefault(check_key.asset_key.to_user_string(), set()).add(check_key.name)
+    assert found == CHECKS
+
+
+def test_jobs_schedules_and_sensors_are_pinned() -> None:
+    repo = _repo()
+    assert "tiktok_ingest" in repo.job_names
+    assert sorted(s.name for s in repo.schedule_defs) == [
+        "tiktok_lookback_schedule",
+        "tiktok_today_schedule",
+    ]
+    assert sorted(s.name for s in repo.sensor_defs) == ["tiktok_accounts_sync_sensor"]
+
+
+def test_assets_are_partitioned_by_account_and_day_in_the_api_pool() -> None:
+    graph = _repo().asset_graph
+    for name in ASSETS:
+        node = graph.get(dg.AssetKey(name))
+        partitions = node.partitions_def
+        assert isinstance(partitions, dg.MultiPartitionsDefinition)
+        assert sorted(d.name for d in partitions.partitions_defs) == ["account", "date"]
+        assert node.pools == {"tiktok_api"}
+        assert node.group_name == "tiktok"
+        assert node.backfill_policy == dg.BackfillPolicy.multi_run(max_partitions_per_run=30)
+        assert "postgres" in node.kinds and "parquet" in node.kinds
+
+
+def test_dagster_validates_the_module() -> None:
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "dagster",
+            "definitions",
+            "validate",
+            "-m",
+            "tiktok_etl.definitions",
+        ],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=180,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_workspace_yaml_points_at_the_definitions() -> None:
+    text = (ROOT / "workspace.yaml").read_text()
+    assert "tiktok_etl.definitions" in text
+
+
+def test_packaged_instance_config_matches_the_top_level_dagster_yaml() -> None:
+    packaged = (ROOT / "tiktok_etl" / "dagster_instance.yaml").read_text()
+    assert packaged == (ROOT / "dagster.yaml").read_text()
+
+
+def test_invalid_configuration_fails_at_load_naming_the_variable() -> None:
+    result = subprocess.run(
+        [sys.executable, "-c", "import tiktok_etl.definitions"],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        env={"PATH": "/usr/bin:/bin", "TIKTOK_ETL_RATE_LIMIT_PER_MINUTE": "lots"},
+        timeout=120,
+    )
+    assert result.returncode != 0
+    assert "TIKTOK_ETL_RATE_LIMIT_PER_MINUTE" in result.stderr
