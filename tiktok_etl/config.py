@@ -157,6 +157,7 @@ class Settings:
     rate_limit_per_minute: int = DEFAULT_RATE_LIMIT_PER_MINUTE
     lookback_days: int = 7
     comment_workers: int = 8
+    max_retry_seconds: int = 300
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -184,6 +185,7 @@ class Settings:
             ),
             lookback_days=_positive_int(env, "TIKTOK_ETL_LOOKBACK_DAYS", 7),
             comment_workers=_positive_int(env, "TIKTOK_ETL_COMMENT_WORKERS", 8),
+            max_retry_seconds=_positive_int(env, "TIKTOK_ETL_MAX_RETRY_SECONDS", 300),
         )
 
     def require_app_credentials(self, api: str) -> tuple[str, str]:

@@ -17,6 +17,7 @@ from tiktok_etl.api import (
     BusinessOAuth,
     DisplayClient,
     DisplayOAuth,
+    RetryPolicy,
     SlidingWindowLimiter,
     TokenSet,
     Transport,
@@ -53,8 +54,14 @@ class Connector:
     def open(cls, runtime: Runtime, http_transport: httpx.BaseTransport | None = None) -> Connector:
         settings = runtime.settings
         limiter = SlidingWindowLimiter(default_limit=settings.rate_limit_per_minute)
+        retry = RetryPolicy(
+            max_total_wait=float(settings.max_retry_seconds),
+            base_delay=min(0.5, settings.max_retry_seconds / 8),
+        )
         transport = Transport(
-            http_transport=http_transport or _sandbox_transport(settings), limiter=limiter
+            http_transport=http_transport or _sandbox_transport(settings),
+            limiter=limiter,
+            retry=retry,
         )
         return cls(runtime=runtime, transport=transport)
 

@@ -8,6 +8,7 @@ from tiktok_etl.config import Settings
 from tiktok_etl.defs.accounts_sync import tiktok_accounts_sync_sensor
 from tiktok_etl.defs.assets import RAW_ASSETS
 from tiktok_etl.defs.jobs import ingest_job
+from tiktok_etl.defs.mentions import sl_mentions
 from tiktok_etl.defs.resources import resource_from_environment
 from tiktok_etl.defs.schedules import tiktok_lookback_schedule, tiktok_today_schedule
 
@@ -15,7 +16,7 @@ from tiktok_etl.defs.schedules import tiktok_lookback_schedule, tiktok_today_sch
 Settings.from_env()
 
 defs = dg.Definitions(
-    assets=[*RAW_ASSETS],
+    assets=[*RAW_ASSETS, sl_mentions],
     jobs=[ingest_job],
     schedules=[tiktok_today_schedule, tiktok_lookback_schedule],
     sensors=[tiktok_accounts_sync_sensor],

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 
 import pytest
@@ -20,3 +21,12 @@ def pg_url() -> Iterator[str]:
 def engine(pg_url: str) -> Iterator[sa.Engine]:
     with migrated_database(pg_url) as engine:
         yield engine
+
+
+@pytest.fixture(autouse=True)
+def _restore_environment() -> Iterator[None]:
+    """Commands under test export DAGSTER_HOME and database URLs; no test leaks them."""
+    saved = dict(os.environ)
+    yield
+    os.environ.clear()
+    os.environ.update(saved)

@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 
 import dagster as dg
 
-from tiktok_etl.api import TikTokError
+from tiktok_etl.api import RateLimited, ServerError, TikTokError, TransportError
 from tiktok_etl.defs.checks import CheckTarget, check_specs, run_checks
 from tiktok_etl.defs.partitions import AccountDay, account_day_partitions
 from tiktok_etl.defs.resources import TikTokConnectorResource
@@ -37,6 +37,8 @@ API_RETRY = dg.RetryPolicy(
 )
 # backfill_policy is "beta" in Dagster 1.13; we measured it (README: Running at scale)
 warnings.filterwarnings("ignore", category=dg.BetaWarning, message=".*backfill_policy.*")
+# the errors worth retrying the step for; scope, token and parameter errors are not
+TRANSIENT = (RateLimited, ServerError, TransportError)
 # A backfill runs up to this many partitions in one run (one process) instead of one run each.
 BACKFILL = dg.BackfillPolicy.multi_run(max_partitions_per_run=30)
 
@@ -49,7 +51,7 @@ COMMENTS_TARGET = CheckTarget(
 )
 
 
-def _column_schema(spec: TableSpec) -> dg.TableSchema:
+def column_schema(spec: TableSpec) -> dg.TableSchema:
     return dg.TableSchema(
         columns=[
             dg.TableColumn(
@@ -76,14 +78,18 @@ def _materialize(
                 f"account {account.account_key!r} is {account.status}"
                 + (f" ({account.status_reason})" if account.status_reason else "")
                 + "; re-authorize it with `tiktok-etl auth login` or enable it before materializing"
-            )
+            ),
+            allow_retries=False,
         )
     now = datetime.now(UTC)
     with tiktok.connector() as connector:
         try:
             outcome = fetch(tiktok, connector.source(account), window, now)
         except TikTokError as exc:  # typed, token-free messages: safe to surface as-is
-            raise dg.Failure(description=f"{type(exc).__name__}: {exc}") from exc
+            raise dg.Failure(
+                description=f"{type(exc).__name__}: {exc}",
+                allow_retries=isinstance(exc, TRANSIENT),
+            ) from exc
         stats = connector.transport.stats.snapshot()
     spec = target.spec
     written = write_partition(
@@ -104,7 +110,7 @@ def _materialize(
         "dagster/row_count": len(outcome.rows),
         "dagster/partition_row_count": len(outcome.rows),
         "dagster/table_name": f"public.{spec.name}",
-        "dagster/column_schema": _column_schema(spec),
+        "dagster/column_schema": column_schema(spec),
         "parquet_path": dg.MetadataValue.path(path),
         "rows_replaced": written.rows_deleted,
         "rejected_records": len(outcome.rejects),

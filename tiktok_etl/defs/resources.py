@@ -36,6 +36,7 @@ FIELD_VARIABLES: Mapping[str, str] = {
     "rate_limit_per_minute": "TIKTOK_ETL_RATE_LIMIT_PER_MINUTE",
     "lookback_days": "TIKTOK_ETL_LOOKBACK_DAYS",
     "comment_workers": "TIKTOK_ETL_COMMENT_WORKERS",
+    "max_retry_seconds": "TIKTOK_ETL_MAX_RETRY_SECONDS",
 }
 
 
@@ -72,6 +73,10 @@ class TikTokConnectorResource(dg.ConfigurableResource):
     )
     comment_workers: str | None = Field(
         default=None, description="Videos whose comments are read concurrently."
+    )
+
+    max_retry_seconds: str | None = Field(
+        default=None, description="Cap on the total time one request waits across retries."
     )
 
     _runtime: Runtime | None = PrivateAttr(default=None)

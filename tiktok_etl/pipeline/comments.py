@@ -1,18 +1,19 @@
 """``tiktok_comments``: comments and replies written in one UTC day, on any of the account's videos.
 
-TikTok lists comments per video, newest first. Reading every video's comments for every
-partition would cost pages proportional to the whole history, so this keeps per-video state
-(see :mod:`tiktok_etl.storage.comment_cache`) and re-reads a video only when
+TikTok lists comments per video, newest first, and replies per comment. Reading every
+video's comments for every partition would cost pages proportional to the whole history, so
+this keeps a cache of every comment seen and per-video state (see
+:mod:`tiktok_etl.storage.comment_cache`), and builds a day's partition from the cache after
 
-- its comment count moved since the last read, or
-- the cache does not yet reach back to the partition's day (first read, or a backfill).
+- reading a video's whole history the first time it is seen (once per video), and
+- re-reading a video only when its comment count (top-level plus replies) moved: newest
+  first, stopping shortly before the previous read, plus the replies of the comments whose
+  reply count moved.
 
-A re-read goes newest-first and stops at ``since`` (the start of the day, or shortly before
-the previous read when the cache already covers the day), so the pages fetched stay close to
-the pages of genuinely new comments. Replies are re-read for the parents whose reply count
-moved. When a video's count moved by more than the new comments and replies found, the
-difference must be replies to comments older than ``since``: only then are all of the
-video's top-level comments listed to find which parents moved.
+So the pages fetched stay close to the pages of genuinely new comments. When a count moved
+by more than the new comments and replies found, the difference must be replies to comments
+older than the re-read reached: only then are all of the video's top-level comments listed
+to find which parents moved. Videos missing from a complete listing are forgotten.
 """
 
 from __future__ import annotations
@@ -32,8 +33,8 @@ from tiktok_etl.storage.comment_cache import CachedComment, CommentCache, VideoR
 
 log = logging.getLogger(__name__)
 
-# comments already cached may be re-listed slightly before the previous read: clock skew
-# between TikTok's timestamps and ours must not open a gap
+# a re-read starts a little before the newest comment seen: comments written in the same
+# second as it, or published with a slight delay, must not be skipped
 _OVERLAP = timedelta(minutes=10)
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
@@ -73,7 +74,8 @@ def fetch_comments(
     # a video missing from a complete listing was deleted: its comments go with it
     listed = {v.item_id for v in listing.items}
     gone = [] if listing.rejects else sorted(set(states) - listed)
-    cache.apply(key, reads, checked_at=now, gone_videos=gone)
+    links = {v.item_id: v.share_url for v in listing.items if v.share_url}
+    cache.apply(key, reads, checked_at=now, gone_videos=gone, links=links)
 
     rows = []
     for cached in cache.comments_between(key, window.start, window.end):
@@ -96,47 +98,55 @@ def _plan(video: BusinessVideo, window: DayWindow, state: VideoState | None) -> 
     if video.create_time >= window.end:
         return None  # cannot hold comments written before it existed
     count = video.comments or 0
-    if count == 0 and (state is None or state.comment_count == 0):
-        return None  # no comments at all: nothing to read or to forget
-    if state is None or state.covered_since > window.start:
-        return _Plan(video, window.start, state)
+    if state is None:
+        # first sight of the video: its whole history, once (nothing to read if it has none)
+        return None if count == 0 else _Plan(video, _EPOCH, None)
     if state.comment_count == count:
         return None  # nothing new or deleted since the last read; the cache is complete
-    return _Plan(video, max(window.start, state.checked_at - _OVERLAP), state)
+    if count < state.comment_count or state.newest_comment_time is None:
+        return _Plan(video, _EPOCH, None)  # something was deleted: read it all again
+    return _Plan(video, state.newest_comment_time - _OVERLAP, state)
 
 
 def _reread(
     client: BusinessClient, cache: CommentCache, account_key: str, plan: _Plan
 ) -> tuple[VideoRead, list[RejectedRecord]]:
     video_id = plan.video.item_id
+    count = plan.video.comments or 0
     top = client.comments_since(video_id, plan.since)
     rejects = list(top.rejects)
-    cached_parents = cache.parents(account_key, video_id) if plan.state else {}
     comments = [_cached(c) for c in top.items]
-    moved = [c for c in top.items if (c.replies or 0) != cached_parents.get(c.comment_id, 0)]
+    if plan.state is None:
+        # a full read: every top-level comment and every reply replaces what was cached
+        replies = _read_replies(client, video_id, top.items, rejects)
+        read = VideoRead(
+            video_id=video_id,
+            since=_EPOCH,
+            comments=_unique(comments + replies),
+            replaced_parents=frozenset(c.comment_id for c in top.items),
+            comment_count=count,
+            newest_comment_time=_newest(comments + replies, None),
+            full=True,
+        )
+        return read, rejects
+
+    cached_parents = cache.parents(account_key, video_id)
+    moved = [c for c in top.items if (c.replies or 0) != (cached_parents.get(c.comment_id) or 0)]
     new_replies = _read_replies(client, video_id, moved, rejects)
     replaced = {c.comment_id for c in moved}
-    comments += new_replies
-
-    count = plan.video.comments or 0
-    if plan.state is not None and count > plan.state.comment_count:
-        found = sum(1 for c in comments if c.comment_id not in cached_parents)
-        found_replies = len(new_replies)
-        if count - plan.state.comment_count > found + found_replies:
-            older = _older_parents_that_moved(client, plan, cached_parents, replaced, rejects)
-            comments += _read_replies(client, video_id, older, rejects)
-            replaced |= {c.comment_id for c in older}
-
-    covered = plan.since
-    if plan.state is not None and plan.since <= plan.state.checked_at:
-        covered = min(plan.since, plan.state.covered_since)
+    found = sum(1 for c in comments if c.comment_id not in cached_parents) + len(new_replies)
+    if count - plan.state.comment_count > found:
+        # the rest must be replies to comments older than this read reached
+        older = _older_parents_that_moved(client, plan, cached_parents, replaced, rejects)
+        new_replies += _read_replies(client, video_id, older, rejects)
+        replaced |= {c.comment_id for c in older}
     read = VideoRead(
         video_id=video_id,
         since=plan.since,
-        comments=_unique(comments),
+        comments=_unique(comments + new_replies),
         replaced_parents=frozenset(replaced),
         comment_count=count,
-        covered_since=covered,
+        newest_comment_time=_newest(comments + new_replies, plan.state.newest_comment_time),
     )
     return read, rejects
 
@@ -169,7 +179,8 @@ def _read_replies(
     for parent in parents:
         if not parent.replies:
             continue
-        result = client.replies_since(video_id, parent.comment_id, parent.create_time)
+        # every reply of the parent: the parent is marked replaced, so its cached replies go
+        result = client.replies_since(video_id, parent.comment_id, _EPOCH)
         rejects.extend(result.rejects)
         # the reply list is scoped to one parent, whether or not each reply names it
         out.extend(_cached(reply, parent_id=parent.comment_id) for reply in result.items)
@@ -185,6 +196,13 @@ def _cached(comment: BusinessComment, parent_id: str | None = None) -> CachedCom
         reply_count=comment.replies,
         payload=comment.raw,
     )
+
+
+def _newest(comments: list[CachedComment], previous: datetime | None) -> datetime | None:
+    times = [c.create_time for c in comments]
+    if previous is not None:
+        times.append(previous)
+    return max(times, default=None)
 
 
 def _unique(comments: list[CachedComment]) -> list[CachedComment]:

@@ -33,7 +33,7 @@ class FaultConfig:
     - `latency`: seconds added to every request; slept in server mode, added to a
       `ManualClock` in-process (never slept in-process).
     - `rate_429`: HTTP 429 (`rate_limit_exceeded` / Business `40100`).
-    - `rate_5xx`: HTTP 503 with the family's error envelope.
+    - `rate_5xx`: HTTP 500 with the family's server-error envelope.
     - `rate_html_504`: HTTP 504 with an HTML body, as proxies answer.
     - `rate_drop`: the connection closes without a response.
     - `rate_40100`: Business throttle on HTTP 200 (Display requests are unaffected).

@@ -37,6 +37,7 @@ ACCOUNT_DATA_TABLES: tuple[str, ...] = (
     "tiktok_rejects",
     "tiktok_comment_cache",
     "tiktok_comment_video_state",
+    "tiktok_video_links",
 )
 
 

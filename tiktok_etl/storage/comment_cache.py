@@ -4,19 +4,20 @@ Comments are partitioned by their own ``create_time``, but TikTok lists them per
 build one day's partition without re-reading every video, we keep
 
 - ``tiktok_comment_cache``: the last payload seen for each comment (top-level and replies),
-- ``tiktok_comment_video_state``: per video, the comment count at the last read, the time
-  of that read (``checked_at``) and ``covered_since``: the cache holds every comment of the
-  video created in ``[covered_since, checked_at]``.
+- ``tiktok_comment_video_state``: per video, the comment count at the last read, the newest
+  ``create_time`` seen among its comments and replies (TikTok's clock, not ours: a re-read
+  starts from there, so clock skew between us and TikTok cannot open a gap), and the time
+  of that read (``checked_at``).
 
 A day's partition is then a query over the cache, after re-reading only the videos whose
-count moved (or whose coverage does not reach back to the day). Cache and state change in
-one transaction, so a crash between reading and writing the partition loses nothing.
+count moved. Cache and state change in one transaction, so a crash between reading and
+writing the partition loses nothing.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -39,22 +40,32 @@ CREATE INDEX IF NOT EXISTS tiktok_comment_cache_time
     ON tiktok_comment_cache (account_key, create_time);
 CREATE INDEX IF NOT EXISTS tiktok_comment_cache_video
     ON tiktok_comment_cache (account_key, video_id);
+CREATE TABLE IF NOT EXISTS tiktok_video_links (
+    account_key text NOT NULL,
+    video_id text NOT NULL,
+    share_url text NOT NULL,
+    seen_at timestamptz NOT NULL,
+    PRIMARY KEY (account_key, video_id)
+);
 CREATE TABLE IF NOT EXISTS tiktok_comment_video_state (
     account_key text NOT NULL,
     video_id text NOT NULL,
     comment_count bigint NOT NULL,
-    covered_since timestamptz NOT NULL,
+    newest_comment_time timestamptz,
     checked_at timestamptz NOT NULL,
     PRIMARY KEY (account_key, video_id)
 );
 """
 
 
+_PER_VIDEO_TABLES = ("tiktok_comment_cache", "tiktok_comment_video_state", "tiktok_video_links")
+
+
 @dataclass(frozen=True)
 class VideoState:
     video_id: str
     comment_count: int
-    covered_since: datetime
+    newest_comment_time: datetime | None
     checked_at: datetime
 
 
@@ -73,7 +84,8 @@ class VideoRead:
     """The result of re-reading one video's comments created at or after ``since``.
 
     ``replaced_parents`` are the top-level comments whose replies were re-read in full;
-    cached replies of those parents that the read did not return are gone at TikTok.
+    cached replies of those parents that the read did not return are gone at TikTok. A
+    ``full`` read replaces everything cached for the video.
     """
 
     video_id: str
@@ -81,7 +93,8 @@ class VideoRead:
     comments: Sequence[CachedComment]
     replaced_parents: frozenset[str]
     comment_count: int
-    covered_since: datetime
+    newest_comment_time: datetime | None
+    full: bool = False
 
 
 class CommentCache:
@@ -92,7 +105,7 @@ class CommentCache:
         with self.engine.connect() as conn:
             rows = conn.execute(
                 sa.text(
-                    "SELECT video_id, comment_count, covered_since, checked_at "
+                    "SELECT video_id, comment_count, newest_comment_time, checked_at "
                     "FROM tiktok_comment_video_state WHERE account_key = :a"
                 ),
                 {"a": account_key},
@@ -117,12 +130,29 @@ class CommentCache:
         reads: Iterable[VideoRead],
         checked_at: datetime,
         gone_videos: Sequence[str] = (),
+        links: Mapping[str, str] | None = None,
     ) -> None:
         """Store re-read videos (replace their cached comments in the re-read range, move their
-        state) and forget videos that no longer exist at TikTok, in one transaction."""
+        state) and forget videos that no longer exist at TikTok, in one transaction.
+
+        ``links`` (video id -> share URL, for every listed video) lets a comment on a video of
+        any age link to it without that video's own partition being materialized."""
         with self.engine.begin() as conn:
+            if links:
+                conn.execute(
+                    sa.text(
+                        "INSERT INTO tiktok_video_links "
+                        "(account_key, video_id, share_url, seen_at) "
+                        "VALUES (:a, :v, :u, :at) ON CONFLICT (account_key, video_id) "
+                        "DO UPDATE SET share_url = EXCLUDED.share_url, seen_at = EXCLUDED.seen_at"
+                    ),
+                    [
+                        {"a": account_key, "v": vid, "u": url, "at": checked_at}
+                        for vid, url in links.items()
+                    ],
+                )
             if gone_videos:
-                for table in ("tiktok_comment_cache", "tiktok_comment_video_state"):
+                for table in _PER_VIDEO_TABLES:
                     conn.execute(
                         sa.text(
                             f"DELETE FROM {table} WHERE account_key = :a AND video_id = ANY(:v)"
@@ -133,13 +163,14 @@ class CommentCache:
                 conn.execute(
                     sa.text(
                         "DELETE FROM tiktok_comment_cache WHERE account_key = :a AND video_id = :v "
-                        "AND ((parent_comment_id IS NULL AND create_time >= :s) "
+                        "AND (:full OR (parent_comment_id IS NULL AND create_time >= :s) "
                         "OR parent_comment_id = ANY(:parents))"
                     ),
                     {
                         "a": account_key,
                         "v": read.video_id,
                         "s": read.since,
+                        "full": read.full,
                         "parents": sorted(read.replaced_parents),
                     },
                 )
@@ -173,16 +204,17 @@ class CommentCache:
                 conn.execute(
                     sa.text(
                         "INSERT INTO tiktok_comment_video_state "
-                        "(account_key, video_id, comment_count, covered_since, checked_at) "
-                        "VALUES (:a, :v, :n, :cs, :at) ON CONFLICT (account_key, video_id) "
+                        "(account_key, video_id, comment_count, newest_comment_time, checked_at) "
+                        "VALUES (:a, :v, :n, :newest, :at) ON CONFLICT (account_key, video_id) "
                         "DO UPDATE SET comment_count = EXCLUDED.comment_count, "
-                        "covered_since = EXCLUDED.covered_since, checked_at = EXCLUDED.checked_at"
+                        "newest_comment_time = EXCLUDED.newest_comment_time, "
+                        "checked_at = EXCLUDED.checked_at"
                     ),
                     {
                         "a": account_key,
                         "v": read.video_id,
                         "n": read.comment_count,
-                        "cs": read.covered_since,
+                        "newest": read.newest_comment_time,
                         "at": checked_at,
                     },
                 )
@@ -203,7 +235,7 @@ class CommentCache:
 
     def forget_account(self, account_key: str) -> None:
         with self.engine.begin() as conn:
-            for table in ("tiktok_comment_cache", "tiktok_comment_video_state"):
+            for table in _PER_VIDEO_TABLES:
                 conn.execute(
                     sa.text(f"DELETE FROM {table} WHERE account_key = :a"), {"a": account_key}
                 )

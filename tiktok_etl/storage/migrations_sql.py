@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from tiktok_etl.storage import comment_cache
+from tiktok_etl.storage.mentions_store import MENTIONS_DDL
 from tiktok_etl.storage.tables import COMMENTS, USERS, VIDEOS
 
 
@@ -75,4 +76,5 @@ MIGRATIONS: list[Migration] = [
     Migration("0002_raw_tables", "\n".join(spec.ddl() for spec in (USERS, VIDEOS, COMMENTS))),
     Migration("0003_rejects", _REJECTS),
     Migration("0004_comment_cache", comment_cache.DDL),
+    Migration("0005_sl_mentions", MENTIONS_DDL),
 ]

@@ -21,7 +21,7 @@ import contextlib
 import json
 import os
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import date
 from typing import Any
 
@@ -84,14 +84,25 @@ def write_parquet_partition(
 ) -> str:
     """Replace the partition's file with ``rows``; returns the file's path or URL."""
     prepared = prepare_rows(spec, account_key, day, rows)
-    table = _table(spec, prepared).drop_columns(list(spec.partition_columns))
+    return write_parquet_batches(root, spec, account_key, day, [_table(spec, prepared)])
+
+
+def write_parquet_batches(
+    root: str, spec: TableSpec, account_key: str, day: date, batches: Iterable[pa.Table]
+) -> str:
+    """Replace the partition's file with ``batches`` (tables with the spec's columns, the
+    partition columns optional), streamed one row group per batch so a large partition
+    never sits in memory whole. Written to a temporary name, then renamed."""
+    schema = file_schema(spec)
     filesystem, base, local = _filesystem(root)
     directory = partition_dir(base, spec, account_key, day)
     final = f"{directory}/{FILE_NAME}"
     temporary = f"{directory}/.{FILE_NAME}.{uuid.uuid4().hex}.tmp"
     filesystem.create_dir(directory, recursive=True)
     try:
-        pq.write_table(table, temporary, filesystem=filesystem)
+        with pq.ParquetWriter(temporary, schema, filesystem=filesystem) as writer:
+            for batch in batches:
+                writer.write_table(batch.select(schema.names).cast(schema))
         if local:
             os.replace(temporary, final)
         else:

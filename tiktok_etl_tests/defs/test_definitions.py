@@ -12,8 +12,15 @@ from tiktok_etl.definitions import defs
 
 ROOT = Path(__file__).resolve().parents[2]
 
-ASSETS = ["tiktok_comments", "tiktok_users", "tiktok_videos"]
+ASSETS = ["sl_mentions", "tiktok_comments", "tiktok_users", "tiktok_videos"]
+RAW = ["tiktok_comments", "tiktok_users", "tiktok_videos"]
 CHECKS = {
+    "sl_mentions": {
+        "identifiers_present",
+        "postgres_parquet_counts_match",
+        "timestamps_in_partition_window",
+        "unique_natural_keys",
+    },
     "tiktok_comments": {
         "identifiers_present",
         "postgres_parquet_counts_match",
@@ -67,6 +74,11 @@ def test_assets_are_partitioned_by_account_and_day_in_the_api_pool() -> None:
         assert node.group_name == "tiktok"
         assert node.backfill_policy == dg.BackfillPolicy.multi_run(max_partitions_per_run=30)
         assert "postgres" in node.kinds and "parquet" in node.kinds
+
+
+def test_sl_mentions_depends_on_the_raw_assets() -> None:
+    node = _repo().asset_graph.get(dg.AssetKey("sl_mentions"))
+    assert sorted(k.to_user_string() for k in node.parent_keys) == RAW
 
 
 def test_dagster_validates_the_module() -> None:

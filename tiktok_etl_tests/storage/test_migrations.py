@@ -40,6 +40,8 @@ def test_migrate_applies_every_migration_in_order_then_nothing(pg_url: str) -> N
                 "tiktok_rejects",
                 "tiktok_comment_cache",
                 "tiktok_comment_video_state",
+                "tiktok_video_links",
+                "sl_mentions",
             } <= _tables(engine)
         finally:
             engine.dispose()

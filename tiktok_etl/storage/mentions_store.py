@@ -1,0 +1,384 @@
+"""``sl_mentions`` in PostgreSQL: DDL, the daily view, and per-partition upserts.
+
+A partition ``(account_key, date)`` of mentions is written in one transaction under an
+advisory lock: every batch is COPied into a temp table with the schema's columns, then one
+``INSERT ... ON CONFLICT (tenant_id, platform, external_id) DO UPDATE`` refreshes the
+connector's columns only, so ``status`` (and any column a triage workflow adds to the
+table) survives re-ingestion and ``ingested_at`` stays the first insert time. The
+partition's TikTok mentions missing from the new batches are soft-deleted
+(``deleted_at``); ones that come back are restored. A crash at any step leaves the
+previous state.
+
+The DDL is rendered from :mod:`tiktok_etl.mentions.schema`; :data:`MENTIONS_DDL` is
+idempotent so it can ship as a migration.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+from operator import itemgetter
+from typing import Any
+
+import psycopg
+from psycopg import sql
+
+from tiktok_etl.mentions import schema
+from tiktok_etl.storage.coercion import clean_text, coerce_value, to_json_text
+from tiktok_etl.storage.db import driver_connection
+from tiktok_etl.storage.errors import PartitionWriteError
+from tiktok_etl.storage.partitions import Bind, in_transaction, lock_partition
+from tiktok_etl.storage.tables import Column, TableSpec
+
+DAILY_VIEW = "sl_mentions_daily"
+
+DAILY_VIEW_DDL = f"""
+CREATE OR REPLACE VIEW {DAILY_VIEW} AS
+SELECT
+    tenant_id,
+    platform,
+    account_key,
+    (published_at AT TIME ZONE 'UTC')::date AS day,
+    post_type,
+    count(*) AS mentions,
+    coalesce(sum(likes_count), 0)::bigint AS likes,
+    coalesce(sum(comments_count), 0)::bigint AS comments,
+    coalesce(sum(shares_count), 0)::bigint AS shares,
+    coalesce(sum(views_count), 0)::bigint AS views,
+    avg(engagement_rate) AS avg_engagement_rate,
+    count(*) FILTER (WHERE cardinality(matched_keywords) > 0) AS keyword_hits
+FROM {schema.TABLE_NAME}
+WHERE deleted_at IS NULL
+GROUP BY tenant_id, platform, account_key, (published_at AT TIME ZONE 'UTC')::date, post_type;
+"""
+
+MENTIONS_DDL = schema.ddl() + "\n" + DAILY_VIEW_DDL
+"""The table, its indexes and the daily view; idempotent, to register as a migration."""
+
+# the staging shape: columns the store fills in itself may be left out of rows
+_STORE_FILLED = {"status", "ingested_at", "updated_at"}
+MENTIONS_TABLE = TableSpec(
+    name=schema.TABLE_NAME,
+    columns=tuple(
+        Column(c.name, c.pg_type, c.arrow_type, c.nullable or c.name in _STORE_FILLED)
+        for c in schema.MENTION_COLUMNS
+    ),
+    key=schema.KEY_COLUMNS,
+)
+
+_STAGING = sql.Identifier("_load_sl_mentions")
+_TARGET = sql.Identifier(schema.TABLE_NAME)
+
+
+@dataclass(frozen=True)
+class UpsertResult:
+    """What one partition write did. A restored mention is counted in ``updated`` too."""
+
+    inserted: int
+    updated: int
+    soft_deleted: int
+    restored: int
+
+
+def apply_mentions_ddl(bind: Bind) -> None:
+    """Create the table, indexes and view if missing (what the migration will do)."""
+    with in_transaction(bind) as conn:
+        driver_connection(conn).execute(MENTIONS_DDL.encode())
+
+
+def _mentions(rows: Iterable[Any]) -> Iterator[Mapping[str, Any]]:
+    """The mappings of ``rows``, which holds mappings, batches of them, or both (what
+    :func:`normalize_partition` yields can be passed as is)."""
+    for item in rows:
+        if isinstance(item, Mapping):
+            yield item
+        else:
+            yield from item
+
+
+def _clean(value: str) -> str:
+    if value.isascii():
+        return value.replace("\x00", "") if "\x00" in value else value
+    return clean_text(value)
+
+
+def _array_literal(values: Sequence[str]) -> str:
+    """A ``text[]`` literal; cheaper than letting psycopg dump a list value by value."""
+    if not values:
+        return "{}"
+    quoted = (_clean(v).replace("\\", "\\\\").replace('"', '\\"') for v in values)
+    return '{"' + '","'.join(quoted) + '"}'
+
+
+def _json_text(value: Any) -> str:
+    try:
+        text = json.dumps(value, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+    except (TypeError, ValueError):
+        return to_json_text(value)  # raises the same errors as the raw tables do
+    if "\\u0000" in text:
+        return to_json_text(value)  # PostgreSQL's jsonb refuses NUL: cleaned there
+    if not text.isascii():
+        try:
+            text.encode("utf-8")
+        except UnicodeEncodeError:
+            return to_json_text(value)
+    return text
+
+
+class _RowEncoder:
+    """Mention mappings -> COPY tuples, checked like :func:`coercion.prepare_rows` checks
+    the raw tables (same errors, same text and JSON cleaning) but built for a million
+    rows: columns are handled in groups of one type, values of the expected Python type
+    take a fast path, and anything else goes through :func:`coercion.coerce_value`."""
+
+    def __init__(self, account_key: str, day: date) -> None:
+        self.account_key = account_key
+        self.day = day
+        columns = MENTIONS_TABLE.columns
+        names = MENTIONS_TABLE.column_names
+        self.columns = columns
+        self.names = names
+        self.known = frozenset(names)
+        self.get_all = itemgetter(*names)
+        self.account_position = names.index("account_key")
+        self.date_position = names.index("date")
+        required = [i for i, c in enumerate(columns) if not c.nullable]
+        self.get_required = itemgetter(*required)
+        self.required = required
+
+        def positions(pg_type: str) -> tuple[int, ...]:
+            return tuple(i for i, c in enumerate(columns) if c.pg_type == pg_type)
+
+        self.text = positions("text")
+        self.lists = positions("text[]")
+        self.json = positions("jsonb")
+        self.timestamps = positions("timestamptz")
+        self.typed = tuple(
+            (i, python_type)
+            for pg_type, python_type in (
+                ("bigint", int),
+                ("double precision", float),
+                ("boolean", bool),
+                ("date", date),
+            )
+            for i in positions(pg_type)
+        )
+        self.index = 0
+
+    def _fail(self, message: str) -> ValueError:
+        return ValueError(f"{schema.TABLE_NAME} row {self.index}: {message}")
+
+    def _coerce(self, position: int, value: Any) -> Any:
+        return coerce_value(MENTIONS_TABLE, self.columns[position], value)
+
+    def encode(self, row: Mapping[str, Any]) -> tuple[Any, ...]:
+        if len(row) != len(self.names) and not self.known.issuperset(row):
+            raise self._fail(f"unknown columns {sorted(set(row) - self.known)}")
+        try:
+            values = list(self.get_all(row))
+        except KeyError:
+            values = [row.get(name) for name in self.names]
+        day = values[self.date_position]
+        if (
+            values[self.account_position] != self.account_key
+            or type(day) is not date
+            or day != self.day
+        ):
+            raise self._fail(
+                f"account_key={values[self.account_position]!r}, date={day!r} does not "
+                f"belong to partition {self.account_key}|{self.day.isoformat()}"
+            )
+        if None in self.get_required(values):
+            missing = next(i for i in self.required if values[i] is None)
+            raise self._fail(f"{self.names[missing]} is required")
+        for i in self.text:
+            value = values[i]
+            if type(value) is str:
+                if not value.isascii() or "\x00" in value:
+                    values[i] = clean_text(value)
+            elif value is not None:
+                values[i] = self._coerce(i, value)
+        for i, python_type in self.typed:
+            value = values[i]
+            if value is not None and type(value) is not python_type:
+                values[i] = self._coerce(i, value)
+        for i in self.timestamps:
+            value = values[i]
+            if value is not None and (type(value) is not datetime or value.tzinfo is None):
+                values[i] = self._coerce(i, value)
+        for i in self.lists:
+            value = values[i]
+            if value is not None:
+                if type(value) is not list or not all(type(v) is str for v in value):
+                    value = self._coerce(i, value)
+                values[i] = _array_literal(value)
+        for i in self.json:
+            value = values[i]
+            if value is not None:
+                values[i] = _json_text(value)
+        self.index += 1
+        return tuple(values)
+
+
+def _stage(cursor: psycopg.Cursor[Any], account_key: str, day: date, rows: Iterable[Any]) -> int:
+    names = sql.SQL(", ").join(sql.Identifier(n) for n in MENTIONS_TABLE.column_names)
+    # a caller's transaction that saw an earlier write fail may still hold the temp table
+    cursor.execute(sql.SQL("DROP TABLE IF EXISTS pg_temp.{}").format(_STAGING))
+    # the schema's columns without constraints, not LIKE sl_mentions: columns a workflow
+    # added (possibly NOT NULL) are no business of the load, and the store fills some
+    cursor.execute(
+        sql.SQL("CREATE TEMP TABLE {} ({}) ON COMMIT DROP").format(
+            _STAGING,
+            sql.SQL(", ").join(
+                sql.SQL("{} {}").format(sql.Identifier(c.name), sql.SQL(c.pg_type))
+                for c in schema.MENTION_COLUMNS
+            ),
+        )
+    )
+    encoder = _RowEncoder(account_key, day)
+    with cursor.copy(sql.SQL("COPY {} ({}) FROM STDIN").format(_STAGING, names)) as copy:
+        write_row = copy.write_row
+        for row in _mentions(rows):
+            write_row(encoder.encode(row))
+    return encoder.index
+
+
+def _check_unique(cursor: psycopg.Cursor[Any]) -> None:
+    keys = sql.SQL(", ").join(sql.Identifier(k) for k in schema.KEY_COLUMNS)
+    cursor.execute(
+        sql.SQL("SELECT {} FROM {} GROUP BY {} HAVING count(*) > 1 LIMIT 1").format(
+            keys, _STAGING, keys
+        )
+    )
+    duplicate = cursor.fetchone()
+    if duplicate is not None:
+        described = ", ".join(
+            f"{n}={v!r}" for n, v in zip(schema.KEY_COLUMNS, duplicate, strict=True)
+        )
+        raise ValueError(f"{schema.TABLE_NAME}: mention ({described}) appears twice in one write")
+
+
+def _build_upsert_sql() -> sql.Composed:
+    names = schema.COLUMN_NAMES
+    selected = {n: sql.SQL("s.{}").format(sql.Identifier(n)) for n in names} | {
+        "status": sql.SQL("coalesce(s.status, 'new')"),
+        "ingested_at": sql.SQL("coalesce(s.ingested_at, now())"),
+        "updated_at": sql.SQL("coalesce(s.updated_at, now())"),
+        "deleted_at": sql.SQL("NULL"),
+    }
+    refreshed = [
+        sql.SQL("{} = EXCLUDED.{}").format(sql.Identifier(n), sql.Identifier(n))
+        for n in (*schema.CONNECTOR_COLUMNS, "updated_at")
+    ]
+    refreshed.append(sql.SQL("{} = NULL").format(sql.Identifier("deleted_at")))
+    return sql.SQL(
+        "WITH upserted AS ("
+        "INSERT INTO {target} AS t ({columns}) SELECT {selected} FROM {staging} AS s "
+        "ON CONFLICT ({key}) DO UPDATE SET {refreshed} "
+        "RETURNING (t.xmax = 0) AS inserted) "
+        "SELECT count(*) FILTER (WHERE inserted), count(*) FILTER (WHERE NOT inserted) "
+        "FROM upserted"
+    ).format(
+        target=_TARGET,
+        columns=sql.SQL(", ").join(sql.Identifier(n) for n in names),
+        selected=sql.SQL(", ").join(selected[n] for n in names),
+        staging=_STAGING,
+        key=sql.SQL(", ").join(sql.Identifier(k) for k in schema.KEY_COLUMNS),
+        refreshed=sql.SQL(", ").join(refreshed),
+    )
+
+
+# counts (inserted, updated): xmax is 0 on a row version this statement inserted
+_UPSERT_SQL = _build_upsert_sql()
+
+_RESTORED_SQL = sql.SQL(
+    "SELECT count(*) FROM {target} AS t JOIN {staging} AS s "
+    "USING (tenant_id, platform, external_id) WHERE t.deleted_at IS NOT NULL"
+).format(target=_TARGET, staging=_STAGING)
+
+_SOFT_DELETE_SQL = sql.SQL(
+    "UPDATE {target} AS t SET deleted_at = now(), updated_at = now() "
+    "WHERE t.account_key = %s AND t.date = %s AND t.platform = %s AND t.deleted_at IS NULL "
+    "AND NOT EXISTS (SELECT 1 FROM {staging} AS s WHERE s.tenant_id = t.tenant_id "
+    "AND s.platform = t.platform AND s.external_id = t.external_id)"
+).format(target=_TARGET, staging=_STAGING)
+
+
+def upsert_mentions(bind: Bind, account_key: str, day: date, rows: Iterable[Any]) -> UpsertResult:
+    """Make ``rows`` the live mentions of partition ``account_key|day``.
+
+    ``rows`` is an iterable of mention mappings or of batches of them (the generator from
+    :func:`tiktok_etl.mentions.normalize_partition` fits); it is consumed once, batch by
+    batch, so a large partition is never held in memory. Every row must belong to the
+    partition (``account_key`` and ``date``). New mentions are inserted with status
+    ``new``; existing ones get fresh connector columns and ``updated_at``, keep
+    ``status`` and ``ingested_at``, and are restored if soft-deleted. The partition's
+    other live TikTok mentions are soft-deleted, so an empty ``rows`` soft-deletes the
+    whole partition. Given a Connection, the write joins the caller's transaction.
+    """
+    with in_transaction(bind) as conn:
+        lock_partition(conn, schema.TABLE_NAME, account_key, day)
+        cursor = driver_connection(conn).cursor()
+        try:
+            _stage(cursor, account_key, day, rows)
+            _check_unique(cursor)
+            cursor.execute(sql.SQL("ANALYZE {}").format(_STAGING))
+            cursor.execute(_RESTORED_SQL)
+            restored = _count(cursor)
+            cursor.execute(_UPSERT_SQL)
+            counts = cursor.fetchone()
+            inserted, updated = (int(counts[0]), int(counts[1])) if counts else (0, 0)
+            cursor.execute(_SOFT_DELETE_SQL, (account_key, day, schema.PLATFORM))
+            soft_deleted = cursor.rowcount
+            # dropped now as well as on commit: a caller's transaction may write again
+            cursor.execute(sql.SQL("DROP TABLE {}").format(_STAGING))
+        except psycopg.Error as exc:
+            raise PartitionWriteError(schema.TABLE_NAME, account_key, day.isoformat(), exc) from exc
+    return UpsertResult(
+        inserted=inserted, updated=updated, soft_deleted=soft_deleted, restored=restored
+    )
+
+
+def _count(cursor: psycopg.Cursor[Any]) -> int:
+    row = cursor.fetchone()
+    return int(row[0]) if row else 0
+
+
+def iter_mentions(
+    bind: Bind,
+    account_key: str,
+    day: date,
+    *,
+    include_deleted: bool = True,
+    batch_size: int = 10_000,
+) -> Iterator[list[dict[str, Any]]]:
+    """The partition's mentions as stored, in batches from a server-side cursor, ordered by
+    ``external_id`` (``jsonb`` as Python objects): what the Parquet copy should hold, fed
+    batch by batch to :func:`tiktok_etl.mentions.mentions_arrow_table`."""
+    query = sql.SQL(
+        "SELECT {} FROM {} WHERE account_key = %s AND date = %s{} ORDER BY external_id"
+    ).format(
+        sql.SQL(", ").join(sql.Identifier(n) for n in schema.COLUMN_NAMES),
+        _TARGET,
+        sql.SQL("" if include_deleted else " AND deleted_at IS NULL"),
+    )
+    with (
+        in_transaction(bind) as conn,
+        driver_connection(conn).cursor(name="sl_mentions_export") as cursor,
+    ):
+        cursor.execute(query, (account_key, day))
+        while rows := cursor.fetchmany(batch_size):
+            yield [dict(zip(schema.COLUMN_NAMES, row, strict=True)) for row in rows]
+
+
+def read_mentions(
+    bind: Bind, account_key: str, day: date, *, include_deleted: bool = True
+) -> list[dict[str, Any]]:
+    """All of :func:`iter_mentions` in one list (for small partitions and tests)."""
+    return [
+        row
+        for batch in iter_mentions(bind, account_key, day, include_deleted=include_deleted)
+        for row in batch
+    ]
