@@ -56,12 +56,18 @@ def demo(days: int) -> None:
 @_friendly_errors
 def dev(port: int, host: str) -> None:
     """Start the Dagster UI and daemon on the configured (or embedded) database."""
+    from tiktok_etl.demo import is_demo_home, prepare_demo_environment
     from tiktok_etl.runtime import open_runtime
 
     runtime = open_runtime()
     runtime.prepare_dagster_home()
     env = runtime.child_env()
-    args = ["dagster", "dev", "-m", "tiktok_etl.definitions", "-h", host, "-p", str(port)]
+    if is_demo_home(runtime.settings) and "TIKTOK_ETL_SANDBOX" not in os.environ:
+        prepare_demo_environment(env)
+        click.echo("this home was populated by `tiktok-etl demo`: runs use the simulated TikTok")
+    # the interpreter running us has dagster installed, whatever PATH says
+    args = [sys.executable, "-m", "dagster", "dev", "-m", "tiktok_etl.definitions"]
+    args += ["-h", host, "-p", str(port)]
     click.echo(f"Dagster UI on http://{host}:{port} (DAGSTER_HOME={env['DAGSTER_HOME']})")
     os.execvpe(args[0], args, env)
 

@@ -61,12 +61,20 @@ def _ensure_accounts(runtime: Runtime, console: Console) -> None:
         console.print(f"registered sandbox account [bold]{demo.key}[/] ({demo.api})")
 
 
+DEMO_MARKER = "DEMO_HOME"
+
+
 def prepare_demo_environment(env: MutableMapping[str, str]) -> None:
     """The demo always talks to the in-process simulated TikTok."""
     env["TIKTOK_ETL_SANDBOX"] = "1"
     for name in ("TIKTOK_API_BASE_URL", "TIKTOK_BUSINESS_API_BASE_URL"):
         env.pop(name, None)
     env.setdefault("TIKTOK_ETL_RATE_LIMIT_PER_MINUTE", _SANDBOX_RATE_LIMIT)
+
+
+def is_demo_home(settings: Settings) -> bool:
+    """Whether the demo populated this home (its accounts only work against the sandbox)."""
+    return (settings.home / DEMO_MARKER).exists()
 
 
 def demo_days(today: date, days: int) -> list[date]:
@@ -85,6 +93,10 @@ def run_demo(settings: Settings, days: int = 7, console: Console | None = None) 
     )
     console.print(f"parquet:   {settings.parquet_root}")
     _ensure_accounts(runtime, console)
+    (settings.home / DEMO_MARKER).write_text(
+        "Populated by `tiktok-etl demo`: its accounts live in the simulated TikTok, so "
+        "`tiktok-etl dev` runs against the sandbox here.\n"
+    )
 
     job = defs.resolve_job_def("tiktok_ingest")
     partitions = [

@@ -8,12 +8,14 @@ replaces it; a failure before the PostgreSQL commit leaves the previous data int
 
 import warnings
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from datetime import UTC, datetime
 
 import dagster as dg
 
 from tiktok_etl.api import RateLimited, ServerError, TikTokError, TransportError
-from tiktok_etl.defs.checks import CheckTarget, check_specs, run_checks
+from tiktok_etl.connect import Connector
+from tiktok_etl.defs.checks import CheckTarget, check_specs, combine_checks, run_checks
 from tiktok_etl.defs.partitions import AccountDay, account_day_partitions
 from tiktok_etl.defs.resources import TikTokConnectorResource
 from tiktok_etl.pipeline.comments import fetch_comments
@@ -22,6 +24,8 @@ from tiktok_etl.pipeline.profile import fetch_profile
 from tiktok_etl.pipeline.sources import AccountSource
 from tiktok_etl.pipeline.videos import fetch_videos
 from tiktok_etl.pipeline.window import DayWindow
+from tiktok_etl.runtime import Runtime
+from tiktok_etl.storage.accounts import Account
 from tiktok_etl.storage.comment_cache import CommentCache
 from tiktok_etl.storage.parquet import write_parquet_partition
 from tiktok_etl.storage.partitions import write_partition
@@ -62,16 +66,9 @@ def column_schema(spec: TableSpec) -> dg.TableSchema:
     )
 
 
-def _materialize(
-    context: dg.AssetExecutionContext,
-    tiktok: TikTokConnectorResource,
-    target: CheckTarget,
-    fetch: Fetch,
-) -> Iterator[dg.MaterializeResult]:
-    ad = AccountDay.from_context(context)
-    window = DayWindow.parse(ad.day)
-    runtime = tiktok.runtime
-    account = runtime.accounts.get(ad.account_key)
+def active_account(runtime: Runtime, account_key: str) -> Account:
+    """The account, or a non-retryable failure that says how to make it usable again."""
+    account = runtime.accounts.get(account_key)
     if account.status != "active":
         raise dg.Failure(
             description=(
@@ -81,16 +78,39 @@ def _materialize(
             ),
             allow_retries=False,
         )
-    now = datetime.now(UTC)
-    with tiktok.connector() as connector:
-        try:
-            outcome = fetch(tiktok, connector.source(account), window, now)
-        except TikTokError as exc:  # typed, token-free messages: safe to surface as-is
-            raise dg.Failure(
-                description=f"{type(exc).__name__}: {exc}",
-                allow_retries=isinstance(exc, TRANSIENT),
-            ) from exc
-        stats = connector.transport.stats.snapshot()
+    return account
+
+
+@dataclass
+class PartitionWrite:
+    """What one partition of one table received."""
+
+    partition: AccountDay
+    rows: int
+    rejected: int
+    replaced: int
+    parquet_path: str
+    checks: list[dg.AssetCheckResult]
+    notes: dict[str, object]
+
+
+def _materialize_one(
+    tiktok: TikTokConnectorResource,
+    connector: Connector,
+    target: CheckTarget,
+    fetch: Fetch,
+    ad: AccountDay,
+) -> PartitionWrite:
+    runtime = tiktok.runtime
+    account = active_account(runtime, ad.account_key)
+    window = DayWindow.parse(ad.day)
+    try:
+        outcome = fetch(tiktok, connector.source(account), window, datetime.now(UTC))
+    except TikTokError as exc:  # typed, token-free messages: safe to surface as-is
+        raise dg.Failure(
+            description=f"{ad.account_key}|{ad.day}: {type(exc).__name__}: {exc}",
+            allow_retries=isinstance(exc, TRANSIENT),
+        ) from exc
     spec = target.spec
     written = write_partition(
         runtime.engine,
@@ -100,36 +120,74 @@ def _materialize(
         outcome.rows,
         rejects=outcome.reject_tuples(),
     )
-    path = write_parquet_partition(
-        runtime.settings.parquet_root, spec, ad.account_key, window.day, outcome.rows
+    root = runtime.settings.parquet_root
+    path = write_parquet_partition(root, spec, ad.account_key, window.day, outcome.rows)
+    return PartitionWrite(
+        partition=ad,
+        rows=len(outcome.rows),
+        rejected=len(outcome.rejects),
+        replaced=written.rows_deleted,
+        parquet_path=path,
+        checks=run_checks(runtime.engine, root, target, ad.account_key, window),
+        notes=outcome.notes,
     )
-    checks = run_checks(
-        runtime.engine, runtime.settings.parquet_root, target, ad.account_key, window
+
+
+def _materialize(
+    context: dg.AssetExecutionContext,
+    tiktok: TikTokConnectorResource,
+    target: CheckTarget,
+    fetch: Fetch,
+) -> Iterator[dg.MaterializeResult]:
+    """One partition, or every partition of a backfill range, in this step's process."""
+    writes: list[PartitionWrite] = []
+    with tiktok.connector() as connector:
+        for ad in AccountDay.all_from_context(context):
+            write = _materialize_one(tiktok, connector, target, fetch, ad)
+            context.log.info(
+                "%s %s|%s: %d rows, %d rejected",
+                target.spec.name,
+                ad.account_key,
+                ad.day,
+                write.rows,
+                write.rejected,
+            )
+            writes.append(write)
+        stats = connector.transport.stats.snapshot()
+    metadata = partition_metadata(target.spec, writes)
+    metadata.update(
+        {
+            "api_requests": stats["requests"],
+            "api_pages": stats["pages"],
+            "api_retries": stats["retries"],
+            "api_rate_limited": stats["rate_limited"],
+        }
     )
+    yield dg.MaterializeResult(
+        metadata=metadata, check_results=combine_checks([w.checks for w in writes])
+    )
+
+
+def partition_metadata(spec: TableSpec, writes: list[PartitionWrite]) -> dict[str, object]:
+    """Materialization metadata for the partitions a step wrote (one, or a backfill range)."""
+    rows = sum(w.rows for w in writes)
     metadata: dict[str, object] = {
-        "dagster/row_count": len(outcome.rows),
-        "dagster/partition_row_count": len(outcome.rows),
+        "dagster/row_count": rows,
+        "dagster/partition_row_count": rows,
         "dagster/table_name": f"public.{spec.name}",
         "dagster/column_schema": column_schema(spec),
-        "parquet_path": dg.MetadataValue.path(path),
-        "rows_replaced": written.rows_deleted,
-        "rejected_records": len(outcome.rejects),
-        "api_requests": stats["requests"],
-        "api_pages": stats["pages"],
-        "api_retries": stats["retries"],
-        "api_rate_limited": stats["rate_limited"],
-        "api_family": account.api,
+        "rows_replaced": sum(w.replaced for w in writes),
+        "rejected_records": sum(w.rejected for w in writes),
+        "partitions_written": len(writes),
     }
-    metadata.update(outcome.notes)
-    context.log.info(
-        "%s %s: %d rows, %d rejected, %d requests",
-        spec.name,
-        context.partition_key,
-        len(outcome.rows),
-        len(outcome.rejects),
-        stats["requests"],
-    )
-    yield dg.MaterializeResult(metadata=metadata, check_results=checks)
+    if len(writes) == 1:
+        metadata["parquet_path"] = dg.MetadataValue.path(writes[0].parquet_path)
+        metadata.update(writes[0].notes)
+    else:
+        metadata["rows_by_partition"] = dg.MetadataValue.json(
+            {f"{w.partition.account_key}|{w.partition.day}": w.rows for w in writes}
+        )
+    return metadata
 
 
 def _asset(name: str, target: CheckTarget, description: str):  # type: ignore[no-untyped-def]

@@ -6,7 +6,6 @@ write that went wrong, not just a fetch that did.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 
 import dagster as dg
@@ -110,4 +109,31 @@ def _result(name: str, passed: bool, **metadata: int) -> dg.AssetCheckResult:
     return dg.AssetCheckResult(check_name=name, passed=passed, metadata=metadata)
 
 
-CheckRunner = Callable[..., list[dg.AssetCheckResult]]
+def combine_checks(per_partition: list[list[dg.AssetCheckResult]]) -> list[dg.AssetCheckResult]:
+    """One result per check over every partition a step wrote: it passes only if it passed
+    everywhere; counts are summed, and failing partitions are counted."""
+    if len(per_partition) == 1:
+        return per_partition[0]
+    combined: dict[str, list[dg.AssetCheckResult]] = {}
+    for results in per_partition:
+        for result in results:
+            combined.setdefault(str(result.check_name), []).append(result)
+    out = []
+    for name, results in combined.items():
+        totals: dict[str, int] = {}
+        for result in results:
+            for key, value in result.metadata.items():
+                totals[key] = totals.get(key, 0) + int(getattr(value, "value", value))
+        failing = sum(1 for r in results if not r.passed)
+        out.append(
+            dg.AssetCheckResult(
+                check_name=name,
+                passed=failing == 0,
+                metadata={
+                    **totals,
+                    "partitions_checked": len(results),
+                    "partitions_failing": failing,
+                },
+            )
+        )
+    return out

@@ -17,12 +17,14 @@ from tiktok_etl.defs.assets import (
     BACKFILL,
     GROUP,
     POOL,
-    column_schema,
+    PartitionWrite,
+    active_account,
+    partition_metadata,
     tiktok_comments,
     tiktok_users,
     tiktok_videos,
 )
-from tiktok_etl.defs.checks import CheckTarget, check_specs, run_checks
+from tiktok_etl.defs.checks import CheckTarget, check_specs, combine_checks, run_checks
 from tiktok_etl.defs.partitions import AccountDay, account_day_partitions
 from tiktok_etl.defs.resources import TikTokConnectorResource
 from tiktok_etl.mentions.keywords import KeywordMatcher
@@ -30,7 +32,12 @@ from tiktok_etl.mentions.normalize import normalize_partition
 from tiktok_etl.mentions.schema import mentions_arrow_table
 from tiktok_etl.pipeline.window import DayWindow
 from tiktok_etl.storage.lookups import video_share_urls
-from tiktok_etl.storage.mentions_store import MENTIONS_TABLE, iter_mentions, upsert_mentions
+from tiktok_etl.storage.mentions_store import (
+    MENTIONS_TABLE,
+    UpsertResult,
+    iter_mentions,
+    upsert_mentions,
+)
 from tiktok_etl.storage.parquet import write_parquet_batches
 from tiktok_etl.storage.partitions import read_partition
 from tiktok_etl.storage.tables import COMMENTS, USERS, VIDEOS
@@ -60,11 +67,27 @@ MENTIONS_TARGET = CheckTarget(
 def sl_mentions(
     context: dg.AssetExecutionContext, tiktok: TikTokConnectorResource
 ) -> Iterator[dg.MaterializeResult]:
-    ad = AccountDay.from_context(context)
+    writes: list[PartitionWrite] = []
+    totals = {"inserted": 0, "updated": 0, "soft_deleted": 0, "restored": 0}
+    for ad in AccountDay.all_from_context(context):
+        write, result = _normalize_one(tiktok, ad)
+        writes.append(write)
+        for name in totals:
+            totals[name] += getattr(result, name)
+    metadata = partition_metadata(MENTIONS_TABLE, writes)
+    metadata.update(totals)
+    yield dg.MaterializeResult(
+        metadata=metadata, check_results=combine_checks([w.checks for w in writes])
+    )
+
+
+def _normalize_one(
+    tiktok: TikTokConnectorResource, ad: AccountDay
+) -> tuple[PartitionWrite, UpsertResult]:
     window = DayWindow.parse(ad.day)
     runtime = tiktok.runtime
     engine = runtime.engine
-    account = runtime.accounts.get(ad.account_key)
+    account = active_account(runtime, ad.account_key)
     users = read_partition(engine, USERS, ad.account_key, window.day)
     videos = read_partition(engine, VIDEOS, ad.account_key, window.day)
     comments = read_partition(engine, COMMENTS, ad.account_key, window.day)
@@ -79,30 +102,21 @@ def sl_mentions(
         now=datetime.now(UTC),
     )
     result = upsert_mentions(engine, ad.account_key, window.day, batches)
+    root = runtime.settings.parquet_root
     path = write_parquet_batches(
-        runtime.settings.parquet_root,
+        root,
         MENTIONS_TABLE,
         ad.account_key,
         window.day,
         (mentions_arrow_table(b) for b in iter_mentions(engine, ad.account_key, window.day)),
     )
-    checks = run_checks(
-        engine, runtime.settings.parquet_root, MENTIONS_TARGET, ad.account_key, window
+    write = PartitionWrite(
+        partition=ad,
+        rows=result.inserted + result.updated,
+        rejected=0,
+        replaced=result.updated,
+        parquet_path=path,
+        checks=run_checks(engine, root, MENTIONS_TARGET, ad.account_key, window),
+        notes={"keyword_mode": account.keyword_mode, "keywords": ", ".join(account.keywords)},
     )
-    live = result.inserted + result.updated
-    yield dg.MaterializeResult(
-        metadata={
-            "dagster/row_count": live,
-            "dagster/partition_row_count": live,
-            "dagster/table_name": "public.sl_mentions",
-            "dagster/column_schema": column_schema(MENTIONS_TABLE),
-            "parquet_path": dg.MetadataValue.path(path),
-            "inserted": result.inserted,
-            "updated": result.updated,
-            "soft_deleted": result.soft_deleted,
-            "restored": result.restored,
-            "keyword_mode": account.keyword_mode,
-            "keywords": ", ".join(account.keywords) or "(none)",
-        },
-        check_results=checks,
-    )
+    return write, result

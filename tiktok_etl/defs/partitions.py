@@ -31,11 +31,13 @@ class AccountDay:
         return dg.MultiPartitionKey({"account": self.account_key, "date": self.day})
 
     @classmethod
-    def from_context(
+    def all_from_context(
         cls, context: dg.AssetExecutionContext | dg.AssetCheckExecutionContext
-    ) -> AccountDay:
-        key = context.partition_key
-        if not isinstance(key, dg.MultiPartitionKey):
-            raise dg.Failure(f"expected an '<account>|<date>' partition key, got {key!r}")
-        dims = key.keys_by_dimension
-        return cls(account_key=dims["account"], day=dims["date"])
+    ) -> list[AccountDay]:
+        """Every partition of the step: one, or a range when a backfill groups partitions."""
+        out = []
+        for key in context.partition_keys:
+            parsed = account_day_partitions.get_partition_key_from_str(str(key))
+            dims = parsed.keys_by_dimension
+            out.append(cls(account_key=dims["account"], day=dims["date"]))
+        return out

@@ -19,7 +19,8 @@ from tiktok_etl.sandbox import ManualClock, SandboxApp, SandboxServer, build_san
 # a fixed "now" for the simulated TikTok: its data and metrics depend on the clock
 NOW = datetime(2026, 11, 10, 15, 30, tzinfo=UTC)
 TOKEN_KEY = "8mOMrHHSgE0cSO8yGCOEYeOgGJcxAr52i9m6G1sIuwk="
-WORLD = {"history_days": 40, "short_page_ratio": 0.2}
+# small enough to keep tests quick, big enough for heavy videos, replies and old videos
+WORLD = {"history_days": 20, "short_page_ratio": 0.2, "heavy_comments": (300, 330)}
 
 
 @pytest.fixture

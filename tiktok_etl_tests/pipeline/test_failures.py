@@ -89,7 +89,7 @@ def test_a_failed_partition_leaves_the_previous_data_intact(
     assert before
 
     sandbox_app.set_faults(FaultConfig(rate_5xx=1.0))  # TikTok is down for good
-    impatient = resource.model_copy(update={"max_retry_seconds": "1"})
+    impatient = TikTokConnectorResource(**{**resource.model_dump(), "max_retry_seconds": "1"})
     # invoked directly: the step's retry policy (minutes apart) is Dagster's business
     context = dg.build_asset_context(
         partition_key=dg.MultiPartitionKey({"account": "brand", "date": DAY.isoformat()}),

@@ -206,3 +206,31 @@ def _endpoint_delta(before: dict[str, Any], after: dict[str, Any], fragment: str
         return sum(n for ep, n in snapshot["requests"].items() if fragment in ep)
 
     return total(after) - total(before)
+
+
+def test_a_backfill_range_materializes_every_partition_in_one_run(
+    add_account: Callable[..., None],
+    instance: dg.DagsterInstance,
+    resource: TikTokConnectorResource,
+    engine: sa.Engine,
+    sandbox_app: SandboxApp,
+) -> None:
+    from tiktok_etl.definitions import defs
+
+    add_account("brand", "business", "brand-open-id")
+    job = defs.resolve_job_def("tiktok_ingest")
+    result = job.execute_in_process(
+        instance=instance,
+        resources={"tiktok": resource},
+        tags={
+            "dagster/asset_partition_range_start": "brand|2026-11-06",
+            "dagster/asset_partition_range_end": "brand|2026-11-09",
+        },
+    )
+    assert result.success
+    for day in (date(2026, 11, 6), date(2026, 11, 7), date(2026, 11, 8), date(2026, 11, 9)):
+        truth = sorted(c["comment_id"] for c in sandbox_app.world.comments("brand-open-id", day))
+        assert _ids(read_partition(engine, COMMENTS, "brand", day), "comment_id") == truth
+    meta = result.asset_materializations_for_node("tiktok_videos")[0].metadata
+    assert meta["partitions_written"].value == 4
+    assert all(e.passed for e in result.get_asset_check_evaluations())

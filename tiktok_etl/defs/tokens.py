@@ -1,0 +1,421 @@
+"""Keep OAuth tokens fresh: a sensor that finds tokens close to expiry, and the refresh job.
+
+TikTok access tokens live hours (2 h in newer docs, 24 h in older ones) and refresh tokens
+rotate. ``tiktok_token_refresh_sensor`` compares each active account's access-token expiry
+with a fraction (``TIKTOK_ETL_REFRESH_FRACTION``, default 0.25) of the lifetime TikTok
+reported for it, and requests one ``tiktok_token_refresh`` run per due account. The run key
+``refresh:<account>:<token version>`` means a token is refreshed by at most one run, however
+many ticks see it due.
+
+The job maps one step per account (``tiktok_refresh_account_tokens[<account>]``), so one
+account needing re-authorization fails its own step, named in the UI with the command that
+fixes it, while the other accounts of the run still refresh. Each step also records an
+``AssetObservation`` of ``tiktok_account_tokens`` for the account's partition: the account's
+token health (status, expiries, version; never a token value) stays on the asset page after
+the run, where data engineers look, and needs no check-execution plumbing (an op job cannot
+emit asset-check results). Failing runs are tagged ``tiktok/reauth_required``, runs that met
+a refresh token near its own expiry ``tiktok/refresh_token_expiring``, so both can be
+filtered in the Runs list.
+"""
+
+import math
+import os
+import re
+from collections.abc import Iterator, Mapping
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import dagster as dg
+from pydantic import Field
+
+from tiktok_etl.api import RateLimited, ReauthRequired, ServerError, TikTokError, TransportError
+from tiktok_etl.config import ConfigError, Settings
+from tiktok_etl.defs.partitions import accounts_partitions
+from tiktok_etl.defs.resources import TikTokConnectorResource
+from tiktok_etl.storage.accounts import Account
+from tiktok_etl.storage.errors import AccountNotFound
+from tiktok_etl.storage.tokens import StoredTokens
+
+REFRESH_FRACTION_VAR = "TIKTOK_ETL_REFRESH_FRACTION"
+DEFAULT_REFRESH_FRACTION = 0.25
+# warn when a refresh token has less than this left (TikTok: 180 or 365 days in total) ...
+REFRESH_TOKEN_WARNING = timedelta(days=7)
+# ... or less than this share of the lifetime it was issued with, whichever comes first
+REFRESH_TOKEN_WARNING_FRACTION = 0.10
+
+JOB_NAME = "tiktok_token_refresh"
+PLAN_OP = "tiktok_token_refresh_plan"
+REFRESH_OP = "tiktok_refresh_account_tokens"
+TOKENS_ASSET_KEY = dg.AssetKey("tiktok_account_tokens")
+ACCOUNT_TAG = "tiktok/account"
+REAUTH_TAG = "tiktok/reauth_required"
+EXPIRING_TAG = "tiktok/refresh_token_expiring"
+
+# TikTok being briefly unavailable is worth another try; a refused refresh token is not
+TRANSIENT_RETRY = dg.RetryPolicy(
+    max_retries=3, delay=20, backoff=dg.Backoff.EXPONENTIAL, jitter=dg.Jitter.PLUS_MINUS
+)
+
+
+def refresh_fraction(
+    settings: Settings | None = None, env: Mapping[str, str] | None = None
+) -> float:
+    """``TIKTOK_ETL_REFRESH_FRACTION``: refresh once less than this share of an access token's
+    reported lifetime remains. ConfigError, naming the variable, unless 0 < value < 1.
+
+    Read from ``Settings.refresh_fraction`` once the configuration contract declares it,
+    from the environment until then.
+    """
+    configured = getattr(settings, "refresh_fraction", None)
+    if configured is not None:
+        return float(configured)
+    env = os.environ if env is None else env
+    raw = env.get(REFRESH_FRACTION_VAR, "").strip()
+    if not raw:
+        return DEFAULT_REFRESH_FRACTION
+    try:
+        value = float(raw)
+    except ValueError:
+        value = math.nan
+    if not (math.isfinite(value) and 0 < value < 1):
+        raise ConfigError(
+            f"{REFRESH_FRACTION_VAR} must be a number between 0 and 1 (exclusive): the share of "
+            "an access token's reported lifetime left when the sensor refreshes it, e.g. "
+            f"{DEFAULT_REFRESH_FRACTION}; got {raw!r}"
+        )
+    return value
+
+
+def refresh_token_expiry_warning(tokens: StoredTokens, now: datetime) -> str | None:
+    """A warning when the refresh token itself is close to expiry, else None.
+
+    Close means less than 7 days, or less than 10 % of its reported lifetime, left. Only a
+    new authorization (``tiktok-etl auth login``) gives a new refresh-token lifetime.
+    """
+    expires_at = tokens.refresh_expires_at
+    if expires_at is None:
+        return None
+    threshold = REFRESH_TOKEN_WARNING
+    if tokens.refresh_expires_in:
+        lifetime = timedelta(seconds=tokens.refresh_expires_in)
+        threshold = max(threshold, lifetime * REFRESH_TOKEN_WARNING_FRACTION)
+    remaining = expires_at - now
+    if remaining >= threshold:
+        return None
+    if remaining <= timedelta(0):
+        return f"its refresh token expired at {_utc(expires_at)}"
+    return f"its refresh token expires at {_utc(expires_at)} (in {_duration(remaining)})"
+
+
+def fix_command(account_key: str, api: str) -> str:
+    return f"tiktok-etl auth login --api {api} --key {account_key}"
+
+
+def refresh_run_config(
+    accounts: list[str], *, force: bool = False, fraction: float | None = None
+) -> dict[str, Any]:
+    """Run config of ``tiktok_token_refresh`` for ``accounts`` (for sensors, tests, scripts)."""
+    config: dict[str, Any] = {"accounts": list(accounts)}
+    if force:
+        config["force"] = True
+    if fraction is not None:
+        config["fraction"] = fraction
+    return {"ops": {PLAN_OP: {"config": config}}}
+
+
+def _utc(moment: datetime) -> str:
+    return f"{moment.astimezone(UTC):%Y-%m-%d %H:%M:%S}Z"
+
+
+def _duration(delta: timedelta) -> str:
+    seconds = max(0, int(delta.total_seconds()))
+    days, rest = divmod(seconds, 86_400)
+    hours, rest = divmod(rest, 3600)
+    if days:
+        return f"{days}d{hours:02d}h"
+    return f"{hours}h{rest // 60:02d}m"
+
+
+tiktok_account_tokens = dg.AssetSpec(
+    TOKENS_ASSET_KEY,
+    description=(
+        "OAuth token health of each connected account, observed by the `tiktok_token_refresh` "
+        "job: status, access and refresh expiry, token version (never a token value). The "
+        "tokens themselves live encrypted in PostgreSQL (tiktok_tokens)."
+    ),
+    partitions_def=accounts_partitions,
+    group_name="tiktok",
+    kinds={"tiktok", "postgres"},
+)
+
+
+class TokenRefreshConfig(dg.Config):
+    accounts: list[str] = Field(
+        default_factory=list,
+        description=(
+            "Account keys to refresh. Empty: every active account whose access token is due "
+            "(every active account with `force`)."
+        ),
+    )
+    force: bool = Field(
+        default=False, description="Rotate the tokens even when they are not due yet."
+    )
+    fraction: float | None = Field(
+        default=None,
+        description=f"Refresh when less than this share of the lifetime remains "
+        f"(default: {REFRESH_FRACTION_VAR}, else {DEFAULT_REFRESH_FRACTION}).",
+    )
+
+
+def _mapping_keys(accounts: list[str]) -> Iterator[tuple[str, str]]:
+    """(mapping key, account key) pairs; mapping keys allow only [A-Za-z0-9_]."""
+    used: set[str] = set()
+    for account_key in accounts:
+        base = re.sub(r"[^A-Za-z0-9_]", "_", account_key) or "account"
+        key, n = base, 1
+        while key in used:
+            n += 1
+            key = f"{base}_{n}"
+        used.add(key)
+        yield key, account_key
+
+
+@dg.op(
+    name=PLAN_OP,
+    out=dg.DynamicOut(dict),
+    description="Decide which accounts this run refreshes: the configured ones, or every due one.",
+)
+def tiktok_token_refresh_plan(
+    context: dg.OpExecutionContext, config: TokenRefreshConfig, tiktok: TikTokConnectorResource
+) -> Iterator[dg.DynamicOutput]:
+    runtime = tiktok.runtime
+    fraction = (
+        config.fraction if config.fraction is not None else refresh_fraction(runtime.settings)
+    )
+    if not 0 < fraction <= 1:
+        raise dg.Failure(f"fraction must be within (0, 1], got {fraction}", allow_retries=False)
+    accounts = list(dict.fromkeys(config.accounts))
+    if not accounts:
+        if config.force:
+            accounts = [a.account_key for a in runtime.accounts.list(status="active")]
+        else:
+            now = datetime.now(UTC)
+            schedule = runtime.tokens.refresh_schedule(fraction)
+            accounts = [due.account_key for due in schedule if due.is_due(now)]
+        context.log.info(
+            "%d account(s) to refresh: %s", len(accounts), ", ".join(accounts) or "none"
+        )
+    for mapping_key, account_key in _mapping_keys(accounts):
+        yield dg.DynamicOutput(
+            {"account_key": account_key, "force": config.force, "fraction": fraction},
+            mapping_key=mapping_key,
+        )
+
+
+def _add_run_tag(context: dg.OpExecutionContext, tag: str, account_key: str) -> None:
+    """Append ``account_key`` to a comma-separated run tag (visible and filterable in Runs)."""
+    try:
+        current = context.instance.get_run_by_id(context.run_id)
+        existing = (current.tags.get(tag, "") if current else "").split(",")
+        values = [v for v in dict.fromkeys([*existing, account_key]) if v]
+        context.instance.add_run_tags(context.run_id, {tag: ",".join(values)})
+    except Exception as exc:  # tags are a convenience; never fail a refresh over them
+        context.log.debug("could not tag the run: %s", type(exc).__name__)
+
+
+def _observation(
+    account: Account,
+    tokens: StoredTokens | None,
+    *,
+    refreshed: bool,
+    warning: str | None = None,
+) -> dg.AssetObservation:
+    """The account's token health as an observation of ``tiktok_account_tokens``."""
+    now = datetime.now(UTC)
+    metadata: dict[str, Any] = {
+        "account": account.account_key,
+        "api": account.api,
+        "status": account.status,
+        "refreshed": refreshed,
+    }
+    if account.status_reason:
+        metadata["status_reason"] = account.status_reason
+    if account.status == "reauth_required":
+        metadata["fix"] = fix_command(account.account_key, account.api)
+    if tokens is not None:
+        metadata["token_version"] = tokens.version
+        if tokens.expires_at is not None:
+            metadata["access_expires_at"] = dg.MetadataValue.timestamp(tokens.expires_at)
+            metadata["access_expires_in_seconds"] = int((tokens.expires_at - now).total_seconds())
+        if tokens.refresh_expires_at is not None:
+            metadata["refresh_expires_at"] = dg.MetadataValue.timestamp(tokens.refresh_expires_at)
+    metadata["refresh_token_expiring"] = warning is not None
+    if warning:
+        metadata["refresh_token_warning"] = warning
+    return dg.AssetObservation(
+        asset_key=TOKENS_ASSET_KEY, partition=account.account_key, metadata=metadata
+    )
+
+
+def _reauth_failure(context: dg.OpExecutionContext, account: Account, cause: str) -> dg.Failure:
+    _add_run_tag(context, REAUTH_TAG, account.account_key)
+    command = fix_command(account.account_key, account.api)
+    return dg.Failure(
+        description=(
+            f"TikTok account {account.account_key!r} ({account.api}) needs re-authorization: "
+            f"{cause}. Its runs are skipped until someone runs `{command}`."
+        ),
+        metadata={
+            "account": account.account_key,
+            "api": account.api,
+            "status": "reauth_required",
+            "fix": command,
+        },
+        allow_retries=False,
+    )
+
+
+@dg.op(
+    name=REFRESH_OP,
+    out=dg.Out(dict),
+    retry_policy=TRANSIENT_RETRY,
+    description=(
+        "Refresh one account's tokens under its PostgreSQL advisory lock: re-read the pair, "
+        "refresh it if still due, write the rotated pair with compare-and-swap."
+    ),
+)
+def tiktok_refresh_account_tokens(
+    context: dg.OpExecutionContext, request: dict, tiktok: TikTokConnectorResource
+) -> Iterator[Any]:
+    # a generator: the observation is recorded even when the step then fails
+    account_key = request["account_key"]
+    runtime = tiktok.runtime
+    try:
+        account = runtime.accounts.get(account_key)
+    except AccountNotFound:
+        raise dg.Failure(
+            description=f"no TikTok account {account_key!r}; see `tiktok-etl accounts list`",
+            allow_retries=False,
+        ) from None
+    if account.status == "reauth_required":
+        yield _observation(account, runtime.tokens.load(account_key), refreshed=False)
+        raise _reauth_failure(context, account, account.status_reason or "marked earlier")
+    if account.status != "active":
+        context.log.info("account %s is %s: not refreshed", account_key, account.status)
+        yield dg.Output({"account_key": account_key, "refreshed": False, "status": account.status})
+        return
+    with tiktok.connector() as connector:
+        provider = connector.token_provider(account)
+        try:
+            if request.get("force"):
+                result = provider.force_refresh()
+            else:
+                result = provider.refresh_if_due(float(request["fraction"]))
+        except ReauthRequired as exc:
+            account = runtime.accounts.get(account_key)  # the provider marked it
+            yield _observation(account, runtime.tokens.load(account_key), refreshed=False)
+            raise _reauth_failure(
+                context, account, f"TikTok refused its refresh token ({exc})"
+            ) from exc
+        except (RateLimited, ServerError, TransportError):
+            raise  # transient: the retry policy tries again
+        except (TikTokError, ConfigError) as exc:  # typed, token-free messages
+            raise dg.Failure(
+                description=f"refreshing {account_key!r} failed: {type(exc).__name__}: {exc}",
+                metadata={"account": account_key, "api": account.api},
+                allow_retries=False,
+            ) from exc
+    tokens = result.tokens
+    warning = refresh_token_expiry_warning(tokens, datetime.now(UTC))
+    if warning:
+        _add_run_tag(context, EXPIRING_TAG, account_key)
+        context.log.warning(
+            "account %s: %s; re-authorize before then with `%s` (the account stays active)",
+            account_key,
+            warning,
+            fix_command(account_key, account.api),
+        )
+    if result.refreshed:
+        context.log.info(
+            "account %s: tokens rotated (version %d, access token valid until %s)",
+            account_key,
+            tokens.version,
+            _utc(tokens.expires_at) if tokens.expires_at else "unknown",
+        )
+    else:
+        context.log.info("account %s: tokens not due (or already refreshed elsewhere)", account_key)
+    observation = _observation(account, tokens, refreshed=result.refreshed, warning=warning)
+    yield observation
+    yield dg.Output(
+        {
+            "account_key": account_key,
+            "refreshed": result.refreshed,
+            "token_version": tokens.version,
+            "refresh_token_expiring": warning is not None,
+        },
+        metadata=dict(observation.metadata),
+    )
+
+
+@dg.job(
+    name=JOB_NAME,
+    executor_def=dg.in_process_executor,
+    # ahead of ingestion runs in the run queue: a token must not expire waiting for a slot
+    tags={"dagster/priority": "5"},
+    description=(
+        "Refresh the OAuth tokens of the configured TikTok accounts (one step per account; "
+        "an account whose refresh token TikTok refuses is marked reauth_required and fails "
+        "its own step only)."
+    ),
+)
+def token_refresh_job() -> None:
+    tiktok_token_refresh_plan().map(tiktok_refresh_account_tokens)
+
+
+@dg.sensor(
+    job=token_refresh_job,
+    minimum_interval_seconds=300,
+    default_status=dg.DefaultSensorStatus.RUNNING,
+    description=(
+        "Requests a token refresh run for every active account whose access token has less "
+        f"than {REFRESH_FRACTION_VAR} (default {DEFAULT_REFRESH_FRACTION}) of its reported "
+        "lifetime left; one run per token version."
+    ),
+)
+def tiktok_token_refresh_sensor(
+    context: dg.SensorEvaluationContext, tiktok: TikTokConnectorResource
+) -> dg.SensorResult | dg.SkipReason:
+    runtime = tiktok.runtime
+    fraction = refresh_fraction(runtime.settings)
+    now = datetime.now(UTC)
+    schedule = runtime.tokens.refresh_schedule(fraction)
+    due = [entry for entry in schedule if entry.is_due(now)]
+    blocked = [a.account_key for a in runtime.accounts.list(status="reauth_required")]
+    if blocked:
+        context.log.warning(
+            "accounts needing re-authorization (`tiktok-etl auth login`): %s", ", ".join(blocked)
+        )
+    if not due:
+        if schedule:
+            nxt = schedule[0]
+            reason = (
+                f"no access token due for refresh (fraction {fraction:g}); next expiry: "
+                f"{nxt.account_key} at {_utc(nxt.expires_at)}, refresh due from {_utc(nxt.due_at)}"
+            )
+        else:
+            reason = "no active TikTok account has tokens with a known expiry"
+        if blocked:
+            reason += f"; needing re-authorization: {', '.join(blocked)}"
+        return dg.SkipReason(reason)
+    requests = [
+        dg.RunRequest(
+            run_key=f"refresh:{entry.account_key}:{entry.version}",
+            run_config=refresh_run_config([entry.account_key], fraction=fraction),
+            tags={ACCOUNT_TAG: entry.account_key, "tiktok/token_version": str(entry.version)},
+        )
+        for entry in due
+    ]
+    context.log.info(
+        "requesting token refresh for %s", ", ".join(entry.account_key for entry in due)
+    )
+    return dg.SensorResult(run_requests=requests)
