@@ -17,6 +17,7 @@ from typing import Any, TypeVar
 
 import click
 
+from tiktok_etl import cli_auth
 from tiktok_etl.config import ConfigError, Settings
 from tiktok_etl.storage.errors import StorageError
 
@@ -225,6 +226,10 @@ def sandbox_serve(
     )
     sys.stdout.flush()
     server.serve_forever()
+
+
+main.add_command(cli_auth.auth)
+accounts.add_command(cli_auth.accounts_revoke)
 
 
 if __name__ == "__main__":

@@ -8,6 +8,7 @@ with a :class:`ConfigError` that names the variable (and never echoes a secret's
 
 from __future__ import annotations
 
+import math
 import os
 import re
 from collections.abc import Mapping
@@ -98,12 +99,26 @@ _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"", "0", "false", "no", "off"}
 
 
-def _http_url(env: Mapping[str, str], name: str, default: str) -> str:
+def _http_url(env: Mapping[str, str], name: str, default: str, *, strip: bool = True) -> str:
     value = env.get(name, "").strip() or default
     parts = urlsplit(value)
     if parts.scheme not in ("http", "https") or not parts.netloc:
         raise ConfigError(f"{name} must be an http(s) URL such as {default!r}; got {value!r}")
-    return value.rstrip("/")
+    # API roots are joined with paths; the authorize page is used as given (slash included)
+    return value.rstrip("/") if strip else value
+
+
+def _fraction(env: Mapping[str, str], name: str, default: float) -> float:
+    raw = env.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        value = math.nan
+    if not (math.isfinite(value) and 0 < value < 1):
+        raise ConfigError(f"{name} must be a number between 0 and 1 (exclusive); got {raw!r}")
+    return value
 
 
 def _flag(env: Mapping[str, str], name: str) -> bool:
@@ -158,6 +173,7 @@ class Settings:
     lookback_days: int = 7
     comment_workers: int = 8
     max_retry_seconds: int = 300
+    refresh_fraction: float = 0.25
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -179,13 +195,14 @@ class Settings:
             business_api_base_url=_http_url(
                 env, "TIKTOK_BUSINESS_API_BASE_URL", BUSINESS_API_BASE_URL
             ),
-            authorize_url=_http_url(env, "TIKTOK_AUTHORIZE_URL", AUTHORIZE_URL),
+            authorize_url=_http_url(env, "TIKTOK_AUTHORIZE_URL", AUTHORIZE_URL, strip=False),
             rate_limit_per_minute=_positive_int(
                 env, "TIKTOK_ETL_RATE_LIMIT_PER_MINUTE", DEFAULT_RATE_LIMIT_PER_MINUTE
             ),
             lookback_days=_positive_int(env, "TIKTOK_ETL_LOOKBACK_DAYS", 7),
             comment_workers=_positive_int(env, "TIKTOK_ETL_COMMENT_WORKERS", 8),
             max_retry_seconds=_positive_int(env, "TIKTOK_ETL_MAX_RETRY_SECONDS", 300),
+            refresh_fraction=_fraction(env, "TIKTOK_ETL_REFRESH_FRACTION", 0.25),
         )
 
     def require_app_credentials(self, api: str) -> tuple[str, str]:

@@ -28,6 +28,8 @@ from tiktok_etl.runtime import Runtime
 from tiktok_etl.storage.accounts import Account
 from tiktok_etl.token_provider import StoredTokenProvider
 
+SANDBOX_HISTORY_DAYS = 120
+
 
 def _sandbox_transport(settings: Settings) -> httpx.BaseTransport | None:
     """The in-process simulated TikTok, when asked for and no base URL points elsewhere."""
@@ -39,7 +41,9 @@ def _sandbox_transport(settings: Settings) -> httpx.BaseTransport | None:
         return None
     from tiktok_etl.sandbox import build_sandbox  # imported only in sandbox mode
 
-    return build_sandbox().as_transport()
+    # 120 days of history: enough for the demo and a 90-day backfill, small enough that the
+    # first read of every video's comment history takes seconds, not minutes
+    return build_sandbox(history_days=SANDBOX_HISTORY_DAYS).as_transport()
 
 
 @dataclass
@@ -48,7 +52,7 @@ class Connector:
 
     runtime: Runtime
     transport: Transport
-    on_reauth: Callable[[str, str], None] | None = field(default=None, repr=False)
+    _sources: dict[str, AccountSource] = field(default_factory=dict, repr=False)
 
     @classmethod
     def open(cls, runtime: Runtime, http_transport: httpx.BaseTransport | None = None) -> Connector:
@@ -100,6 +104,12 @@ class Connector:
         )
 
     def source(self, account: Account) -> AccountSource:
+        """The account's clients, shared by every partition this connector serves."""
+        if account.account_key not in self._sources:
+            self._sources[account.account_key] = self._new_source(account)
+        return self._sources[account.account_key]
+
+    def _new_source(self, account: Account) -> AccountSource:
         settings = self.runtime.settings
         tokens = self.token_provider(account)
         if account.api == "display":

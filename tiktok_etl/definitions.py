@@ -11,14 +11,19 @@ from tiktok_etl.defs.jobs import ingest_job
 from tiktok_etl.defs.mentions import sl_mentions
 from tiktok_etl.defs.resources import resource_from_environment
 from tiktok_etl.defs.schedules import tiktok_lookback_schedule, tiktok_today_schedule
+from tiktok_etl.defs.tokens import (
+    tiktok_account_tokens,
+    tiktok_token_refresh_sensor,
+    token_refresh_job,
+)
 
 # fail at load, naming the variable, rather than in the middle of a run
 Settings.from_env()
 
 defs = dg.Definitions(
-    assets=[*RAW_ASSETS, sl_mentions],
-    jobs=[ingest_job],
+    assets=[*RAW_ASSETS, sl_mentions, tiktok_account_tokens],
+    jobs=[ingest_job, token_refresh_job],
     schedules=[tiktok_today_schedule, tiktok_lookback_schedule],
-    sensors=[tiktok_accounts_sync_sensor],
+    sensors=[tiktok_accounts_sync_sensor, tiktok_token_refresh_sensor],
     resources={"tiktok": resource_from_environment()},
 )

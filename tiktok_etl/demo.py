@@ -36,7 +36,8 @@ DEMO_ACCOUNTS = (
     DemoAccount("demo_brand", "business", "sbx-brand-0001", ("acme", "launch")),
     DemoAccount("demo_shop", "business", "sbx-shop-0001", ("sale",)),
 )
-RAW_TABLES = ("tiktok_users", "tiktok_videos", "tiktok_comments")
+SUMMARY_TABLES = ("tiktok_users", "tiktok_videos", "tiktok_comments", "sl_mentions")
+_LIVE = {"sl_mentions": "AND deleted_at IS NULL"}
 # the progress bar is the demo's output; step logs stay in the instance (and the UI)
 _QUIET = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
 # the in-process sandbox enforces no limit; TikTok's 600/min would only slow the demo down
@@ -138,12 +139,12 @@ def summarize(engine: sa.Engine, account_keys: list[str], days: int) -> dict:
     since = datetime.now(UTC).date() - timedelta(days=days - 1)
     summary: dict[str, dict[str, dict[str, int]]] = {}
     with engine.connect() as conn:
-        for table in RAW_TABLES:
+        for table in SUMMARY_TABLES:
             counts = dict(
                 conn.execute(
                     sa.text(
-                        f"SELECT account_key, count(*) FROM {table} "
-                        "WHERE account_key = ANY(:keys) AND date >= :since GROUP BY account_key"
+                        f"SELECT account_key, count(*) FROM {table} WHERE account_key = ANY(:keys) "
+                        f"AND date >= :since {_LIVE.get(table, '')} GROUP BY account_key"
                     ),
                     {"keys": account_keys, "since": since},
                 ).all()

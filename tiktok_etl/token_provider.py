@@ -6,12 +6,18 @@ refresh here runs under the account's PostgreSQL advisory lock, re-reads the sto
 first (another process may have refreshed already), and writes the new pair with
 compare-and-swap before anything uses it. ``invalid_grant`` marks the account
 ``reauth_required`` so schedules skip it and the CLI and UI show why.
+
+The request path refreshes through :meth:`StoredTokenProvider.access_token` (expired) and
+:meth:`StoredTokenProvider.refresh` (TikTok rejected the token); the token refresh job uses
+:meth:`StoredTokenProvider.refresh_if_due` and :meth:`StoredTokenProvider.force_refresh`.
+All of them share the same lock, re-read and compare-and-swap.
 """
 
 from __future__ import annotations
 
 import threading
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from tiktok_etl.api import ReauthRequired, TokenSet
@@ -37,6 +43,20 @@ def to_storage(tokens: TokenSet) -> stored_tokens.TokenSet:
         expires_at=tokens.expires_at,
         refresh_expires_at=tokens.refresh_expires_at,
     )
+
+
+@dataclass(frozen=True)
+class RefreshResult:
+    """What :meth:`StoredTokenProvider.refresh_if_due` / ``force_refresh`` did.
+
+    ``refreshed`` is False when the stored pair was still fresh (possibly because another
+    worker refreshed it while this one waited for the lock). ``tokens`` hides its values in
+    ``repr``.
+    """
+
+    account_key: str
+    refreshed: bool
+    tokens: StoredTokens
 
 
 class StoredTokenProvider:
@@ -72,6 +92,13 @@ class StoredTokenProvider:
 
     def refresh(self, rejected_token: str) -> str:
         with self._lock:
+            current = self._current
+            if (
+                current is not None
+                and current.access_token != rejected_token
+                and not self._expired(current)
+            ):
+                return current.access_token  # another thread of this worker refreshed already
             self._current = self._refresh_locked(rejected_token)
             return self._current.access_token
 
@@ -93,10 +120,47 @@ class StoredTokenProvider:
         remaining = (stored.expires_at - self._now()).total_seconds()
         return remaining <= _SKEW_SECONDS
 
-    def _refresh_locked(self, rejected_token: str) -> StoredTokens:
+    @property
+    def account_key(self) -> str:
+        return self._key
+
+    def refresh_if_due(self, within_fraction: float) -> RefreshResult:
+        """Refresh (under the account lock) when less than ``within_fraction`` of the access
+        token's reported lifetime remains, or it is about to expire; else keep the pair.
+
+        The decision is taken on the pair re-read under the lock, so a refresh requested for
+        a token another worker already rotated is a no-op. ``ReauthRequired`` (the account is
+        then marked ``reauth_required``) when TikTok refuses the refresh token.
+        """
+        if not 0 <= within_fraction <= 1:
+            raise ValueError(f"within_fraction must be within [0, 1], got {within_fraction}")
+
+        def due(stored: StoredTokens) -> bool:
+            return self._expired(stored) or stored.needs_refresh(within_fraction, self._now())
+
+        return self._refresh_when(due)
+
+    def force_refresh(self) -> RefreshResult:
+        """Rotate the pair now, whatever its expiry (same lock, re-read and compare-and-swap)."""
+        return self._refresh_when(lambda _stored: True)
+
+    def _refresh_when(self, should_refresh: Callable[[StoredTokens], bool]) -> RefreshResult:
+        with self._lock:
+            before = self.refreshes
+            self._current = self._refresh_locked(None, should_refresh)
+            return RefreshResult(self._key, self.refreshes > before, self._current)
+
+    def _refresh_locked(
+        self,
+        rejected_token: str | None,
+        should_refresh: Callable[[StoredTokens], bool] | None = None,
+    ) -> StoredTokens:
         with self._store.lock(self._key):
             stored = self._load()
-            if stored.access_token != rejected_token and not self._expired(stored):
+            if should_refresh is not None:
+                if not should_refresh(stored):
+                    return stored  # still fresh (or another worker refreshed meanwhile)
+            elif stored.access_token != rejected_token and not self._expired(stored):
                 return stored  # another worker refreshed while we waited for the lock
             if not stored.refresh_token:
                 self._mark_reauth("no refresh token stored")
@@ -104,7 +168,8 @@ class StoredTokenProvider:
             try:
                 fresh = self._refresher(stored.refresh_token)
             except ReauthRequired as exc:
-                self._mark_reauth(f"token refresh rejected: {exc.error}")
+                detail = f" ({exc.description})" if exc.description else ""
+                self._mark_reauth(f"token refresh rejected: {exc.error}{detail}")
                 raise
             if not self._store.compare_and_swap(self._key, stored.version, to_storage(fresh)):
                 # impossible while we hold the lock unless the lock was bypassed; never guess

@@ -36,7 +36,7 @@ from tiktok_etl.api.oauth import AUTHORIZE_URL, BusinessOAuth, DisplayOAuth, par
 from tiktok_etl.api.outcome import Outcome
 from tiktok_etl.api.pagination import FetchResult, Page, RejectedRecord, collect, iter_pages
 from tiktok_etl.api.pkce import PkcePair, new_state
-from tiktok_etl.api.ratelimit import RateLimiter, SlidingWindowLimiter, UnlimitedLimiter
+from tiktok_etl.api.ratelimit import RateLimiter, SlidingWindowLimiter, Slot, UnlimitedLimiter
 from tiktok_etl.api.redaction import redact
 from tiktok_etl.api.tokens import (
     RefreshingTokenProvider,
@@ -80,6 +80,7 @@ __all__ = [
     "ScopeNotAuthorized",
     "ServerError",
     "SlidingWindowLimiter",
+    "Slot",
     "StaticTokenProvider",
     "SystemClock",
     "TikTokError",

@@ -2,10 +2,12 @@
 
 `Transport` owns a single `httpx.Client` (one connection pool shared by every
 endpoint and both API families). For each attempt it takes a slot from the
-rate limiter, sends, and asks the family's envelope parser (`classify`) what
-the response means. Retryable failures wait with exponential backoff and full
-jitter, stretched to any `Retry-After` / `X-Rate-Limit-Reset` the server sent.
-It does not know any envelope, token or endpoint: those live in the clients.
+rate limiter, sends, releases the slot once the answer or error is back (the
+limiter counts a request at its completion), and asks the family's envelope
+parser (`classify`) what the response means. Retryable failures wait with
+exponential backoff and full jitter, stretched to any `Retry-After` /
+`X-Rate-Limit-Reset` the server sent. It does not know any envelope, token or
+endpoint: those live in the clients.
 """
 
 from __future__ import annotations
@@ -208,16 +210,24 @@ class Transport:
         path = httpx.URL(url).path
         waited = 0.0
         for attempt in itertools.count(1):
-            self.limiter.acquire(endpoint)
-            self.stats.record_request(endpoint)
             hint: float | None = None
+            failure: httpx.TransportError | None = None
+            # the slot is released when the answer (or any error) is back: see ratelimit
+            slot = self.limiter.acquire(endpoint)
             try:
+                self.stats.record_request(endpoint)
                 response = self._client.request(
                     method, url, headers=headers, params=params, json=json, data=data
                 )
             except httpx.TransportError as exc:
-                logger.debug("%s %s -> %s (attempt %d)", method, path, type(exc).__name__, attempt)
-                outcome = _transport_failure(exc, method, endpoint)
+                failure = exc
+            finally:
+                slot.release()
+            if failure is not None:
+                logger.debug(
+                    "%s %s -> %s (attempt %d)", method, path, type(failure).__name__, attempt
+                )
+                outcome = _transport_failure(failure, method, endpoint)
             else:
                 logger.debug(
                     "%s %s -> %s (attempt %d)", method, path, response.status_code, attempt

@@ -37,6 +37,7 @@ FIELD_VARIABLES: Mapping[str, str] = {
     "lookback_days": "TIKTOK_ETL_LOOKBACK_DAYS",
     "comment_workers": "TIKTOK_ETL_COMMENT_WORKERS",
     "max_retry_seconds": "TIKTOK_ETL_MAX_RETRY_SECONDS",
+    "refresh_fraction": "TIKTOK_ETL_REFRESH_FRACTION",
 }
 
 
@@ -77,6 +78,10 @@ class TikTokConnectorResource(dg.ConfigurableResource):
 
     max_retry_seconds: str | None = Field(
         default=None, description="Cap on the total time one request waits across retries."
+    )
+
+    refresh_fraction: str | None = Field(
+        default=None, description="Share of a token's lifetime left when the sensor refreshes it."
     )
 
     _runtime: Runtime | None = PrivateAttr(default=None)

@@ -18,8 +18,6 @@ a refresh token near its own expiry ``tiktok/refresh_token_expiring``, so both c
 filtered in the Runs list.
 """
 
-import math
-import os
 import re
 from collections.abc import Iterator, Mapping
 from datetime import UTC, datetime, timedelta
@@ -61,29 +59,8 @@ def refresh_fraction(
     settings: Settings | None = None, env: Mapping[str, str] | None = None
 ) -> float:
     """``TIKTOK_ETL_REFRESH_FRACTION``: refresh once less than this share of an access token's
-    reported lifetime remains. ConfigError, naming the variable, unless 0 < value < 1.
-
-    Read from ``Settings.refresh_fraction`` once the configuration contract declares it,
-    from the environment until then.
-    """
-    configured = getattr(settings, "refresh_fraction", None)
-    if configured is not None:
-        return float(configured)
-    env = os.environ if env is None else env
-    raw = env.get(REFRESH_FRACTION_VAR, "").strip()
-    if not raw:
-        return DEFAULT_REFRESH_FRACTION
-    try:
-        value = float(raw)
-    except ValueError:
-        value = math.nan
-    if not (math.isfinite(value) and 0 < value < 1):
-        raise ConfigError(
-            f"{REFRESH_FRACTION_VAR} must be a number between 0 and 1 (exclusive): the share of "
-            "an access token's reported lifetime left when the sensor refreshes it, e.g. "
-            f"{DEFAULT_REFRESH_FRACTION}; got {raw!r}"
-        )
-    return value
+    reported lifetime remains (validated by :class:`Settings`, which names the variable)."""
+    return (settings or Settings.from_env(env)).refresh_fraction
 
 
 def refresh_token_expiry_warning(tokens: StoredTokens, now: datetime) -> str | None:

@@ -62,7 +62,7 @@ def fetch_comments(
     if source.business is None:
         return FetchOutcome(notes={"empty_reason": DISPLAY_REASON})
     client = source.business
-    listing = client.iter_all_videos()
+    listing = source.business_video_listing()
     rejects: list[RejectedRecord] = list(listing.rejects)
     states = cache.states(key)
     plans = [p for v in listing.items if (p := _plan(v, window, states.get(v.item_id)))]

@@ -1,10 +1,10 @@
-"""An account together with the API client of its family."""
+"""An account together with the API client of its family, for one step."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
-from tiktok_etl.api import BusinessClient, DisplayClient
+from tiktok_etl.api import BusinessClient, BusinessVideo, DisplayClient, FetchResult
 from tiktok_etl.storage.accounts import Account
 
 
@@ -13,3 +13,16 @@ class AccountSource:
     account: Account
     display: DisplayClient | None = None
     business: BusinessClient | None = None
+    _listing: FetchResult[BusinessVideo] | None = field(default=None, repr=False)
+
+    def business_video_listing(self) -> FetchResult[BusinessVideo]:
+        """Every video of a Business account, listed once per step.
+
+        A backfill step covers up to 30 days of one account; the comment reader needs the
+        whole listing (for comment counts) for each day, and minutes-old counts are fine:
+        the next run sees whatever moved since.
+        """
+        assert self.business is not None
+        if self._listing is None:
+            self._listing = self.business.iter_all_videos()
+        return self._listing

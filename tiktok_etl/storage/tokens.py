@@ -178,6 +178,20 @@ class StoredTokens(TokenSet):
     updated_at: datetime | None = None
 
 
+@dataclass(frozen=True)
+class RefreshDue:
+    """When an account's access token should be refreshed (no token values)."""
+
+    account_key: str
+    version: int
+    expires_at: datetime
+    refresh_expires_at: datetime | None
+    due_at: datetime
+
+    def is_due(self, now: datetime) -> bool:
+        return self.due_at < now
+
+
 _TOKEN_PARAMS = (
     "access_token_enc, refresh_token_enc, open_id, scopes, token_type, issued_at, "
     "expires_at, refresh_expires_at, expires_in, refresh_expires_in"
@@ -340,6 +354,27 @@ class TokenStore:
                 {"now": now, "fraction": float(within_fraction)},
             ).all()
         return [(key, expires_at) for key, expires_at in rows]
+
+    def refresh_schedule(self, within_fraction: float) -> list[RefreshDue]:
+        """Every active account with a known access-token expiry and when its refresh falls
+        due (``expires_at`` minus ``within_fraction`` of the reported lifetime, the rule of
+        :meth:`expiring`), soonest due first. No token values are read."""
+        if not 0 <= within_fraction <= 1:
+            raise ValueError(f"within_fraction must be within [0, 1], got {within_fraction}")
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                sa.text(
+                    "SELECT account_key, version, expires_at, refresh_expires_at, due_at FROM ("
+                    "SELECT t.account_key, t.version, t.expires_at, t.refresh_expires_at, "
+                    "t.expires_at - :fraction * COALESCE(t.expires_in * interval '1 second', "
+                    "t.expires_at - t.issued_at) AS due_at FROM tiktok_tokens t "
+                    "JOIN tiktok_accounts a USING (account_key) "
+                    "WHERE a.status = 'active' AND t.expires_at IS NOT NULL) s "
+                    "ORDER BY due_at, account_key"
+                ),
+                {"fraction": float(within_fraction)},
+            ).all()
+        return [RefreshDue(*row) for row in rows]
 
     def next_expiry(self) -> datetime | None:
         """The earliest access-token expiry among active accounts."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import random
 from datetime import timedelta
 from email.utils import format_datetime
@@ -16,12 +17,14 @@ from tiktok_etl.api import (
     RateLimited,
     RetryPolicy,
     ServerError,
+    SlidingWindowLimiter,
     TokenExpired,
     Transport,
     TransportError,
 )
 from tiktok_etl.api.business_envelope import classify_business
 from tiktok_etl.api.display_envelope import classify_display
+from tiktok_etl.api.ratelimit import Slot
 
 from .conftest import BUSINESS, DISPLAY, business_error, business_ok, display_error, display_ok
 
@@ -38,15 +41,21 @@ HTML_504 = httpx.Response(
 
 
 class SpyLimiter:
+    """Records acquisitions, releases and penalties, in order."""
+
     def __init__(self) -> None:
         self.acquired: list[str] = []
         self.penalties: list[tuple[str, float]] = []
+        self.events: list[str] = []
 
-    def acquire(self, endpoint: str) -> None:
+    def acquire(self, endpoint: str) -> Slot:
         self.acquired.append(endpoint)
+        self.events.append("acquire")
+        return Slot(endpoint, lambda: self.events.append("release"))
 
     def penalize(self, endpoint: str, seconds: float) -> None:
         self.penalties.append((endpoint, seconds))
+        self.events.append("penalize")
 
 
 def send_display(transport: Transport, **kwargs: object) -> object:
@@ -175,6 +184,7 @@ def test_throttling_pushes_back_the_limiter(api: respx.MockRouter, clock: Manual
 
     assert limiter.acquired == [VIDEO_LIST, VIDEO_LIST]
     assert limiter.penalties == [(VIDEO_LIST, 5.0)]
+    assert limiter.events == ["acquire", "release", "penalize", "acquire", "release"]
 
 
 def test_exhausted_remaining_budget_on_success_pushes_back_the_limiter(
@@ -188,6 +198,63 @@ def test_exhausted_remaining_budget_on_success_pushes_back_the_limiter(
     send_display(Transport(clock=clock, limiter=limiter))
 
     assert limiter.penalties == [(VIDEO_LIST, 30.0)]
+
+
+@pytest.mark.parametrize(
+    "failures",
+    [
+        [httpx.ConnectError("refused"), httpx.ReadTimeout("slow"), display_ok({})],
+        [httpx.RemoteProtocolError("dropped"), display_error(500, "internal_error")] * 2,
+        [display_error(429, "rate_limit_exceeded")] * 4,
+        [display_error(400, "invalid_params")],
+        [httpx.ReadTimeout("slow")],  # not idempotent: raised at once
+        [httpx.UnsupportedProtocol("ftp://")],
+        [RuntimeError("a bug below the transport")],
+    ],
+    ids=["retried", "retries-exhausted", "throttled", "final", "timeout", "hopeless", "bug"],
+)
+def test_every_attempt_releases_its_slot_whatever_happens(
+    api: respx.MockRouter, clock: ManualClock, failures: list[object]
+) -> None:
+    api.post(URL).mock(side_effect=failures)
+    limiter = SpyLimiter()
+    transport = Transport(
+        clock=clock, limiter=limiter, retry=RetryPolicy(max_attempts=4, rng=random.Random(3))
+    )
+
+    with contextlib.suppress(Exception):
+        send_display(transport, idempotent=len(failures) > 1)
+
+    attempts = api.calls.call_count
+    assert attempts >= 1
+    assert [event for event in limiter.events if event != "penalize"] == [
+        "acquire",
+        "release",
+    ] * attempts
+
+
+def test_a_slot_is_held_for_the_whole_round_trip(api: respx.MockRouter, clock: ManualClock) -> None:
+    """Limit 1 a minute, a first answer 20 s in coming: the second request waits until 80 s."""
+    limiter = SlidingWindowLimiter(default_limit=1, window_seconds=60.0, clock=clock)
+    started: list[float] = []
+
+    def slow_server(request: httpx.Request) -> httpx.Response:
+        started.append(clock.monotonic())
+        assert limiter.in_flight(VIDEO_LIST) == 1
+        clock.advance(20.0)
+        if len(started) == 1:
+            raise httpx.ReadTimeout("slow", request=request)
+        return display_ok({})
+
+    api.post(URL).mock(side_effect=slow_server)
+    transport = Transport(
+        clock=clock, limiter=limiter, retry=RetryPolicy(base_delay=0.0, rng=random.Random(1))
+    )
+
+    send_display(transport)
+
+    assert [when - started[0] for when in started] == [0.0, pytest.approx(80.0)]
+    assert limiter.in_flight(VIDEO_LIST) == 0
 
 
 def test_html_504_from_a_proxy_is_retried(api: respx.MockRouter, transport: Transport) -> None:

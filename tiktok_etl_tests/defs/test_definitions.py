@@ -12,7 +12,14 @@ from tiktok_etl.definitions import defs
 
 ROOT = Path(__file__).resolve().parents[2]
 
-ASSETS = ["sl_mentions", "tiktok_comments", "tiktok_users", "tiktok_videos"]
+ASSETS = [
+    "sl_mentions",
+    "tiktok_account_tokens",
+    "tiktok_comments",
+    "tiktok_users",
+    "tiktok_videos",
+]
+PARTITIONED = ["sl_mentions", "tiktok_comments", "tiktok_users", "tiktok_videos"]
 RAW = ["tiktok_comments", "tiktok_users", "tiktok_videos"]
 CHECKS = {
     "sl_mentions": {
@@ -55,17 +62,20 @@ def test_asset_checks_are_pinned() -> None:
 
 def test_jobs_schedules_and_sensors_are_pinned() -> None:
     repo = _repo()
-    assert "tiktok_ingest" in repo.job_names
+    assert {"tiktok_ingest", "tiktok_token_refresh"} <= set(repo.job_names)
     assert sorted(s.name for s in repo.schedule_defs) == [
         "tiktok_lookback_schedule",
         "tiktok_today_schedule",
     ]
-    assert sorted(s.name for s in repo.sensor_defs) == ["tiktok_accounts_sync_sensor"]
+    assert sorted(s.name for s in repo.sensor_defs) == [
+        "tiktok_accounts_sync_sensor",
+        "tiktok_token_refresh_sensor",
+    ]
 
 
 def test_assets_are_partitioned_by_account_and_day_in_the_api_pool() -> None:
     graph = _repo().asset_graph
-    for name in ASSETS:
+    for name in PARTITIONED:
         node = graph.get(dg.AssetKey(name))
         partitions = node.partitions_def
         assert isinstance(partitions, dg.MultiPartitionsDefinition)

@@ -7,8 +7,8 @@ for real. Two clock set-ups are used:
   and give the client its own `ManualClock`, so retry backoff costs no time;
 - rate and token tests give both sides one `SharedClock`, so the client's limiter, the
   sandbox's enforced window, token expiry on both sides and backoff all read the same time;
-- the concurrent rate test uses a `GatedClock`, a `SharedClock` that stands still while any
-  request is in flight (zero network latency for many threads).
+  the rate tests add simulated network latency on it (`Latency`, `LatentHTTPTransport`), so
+  the sandbox counts each request when it arrives, well after the client's limiter let it go.
 """
 
 from __future__ import annotations
@@ -88,82 +88,52 @@ class SharedClock:
             return self._micros / 1_000_000
 
 
-class InFlightGate:
-    """Zero network latency for many threads on one `SharedClock`.
+class Latency:
+    """Seeded one-way network delays: `uniform(0, typical)`, but 1 in `slow_every` is
+    `uniform(0, slow)`, up to more than a minute (a request overtaken by a whole window).
 
-    A sleeping thread would otherwise move the shared clock while another thread's request
-    is between its rate-limit slot and the server, as if that request had taken seconds to
-    arrive. Here time moves only when every thread holding a slot is itself asleep, so the
-    sandbox sees each request at the moment the client's limiter admitted it.
+    Short on the whole, so the budget, not the network, sets the pace; yet with these delays
+    a limiter that stamps requests when it admits them (not when they complete) lets the
+    sandbox count 31 or more in a minute against a limit of 30.
     """
 
-    def __init__(self, clock: SharedClock) -> None:
-        self.clock = clock
-        self._cond = threading.Condition()
-        self._holding: set[int] = set()  # threads between limiter.acquire and the answer
-        self._asleep: set[int] = set()
+    def __init__(
+        self, typical: float = 0.05, slow: float = 75.0, slow_every: int = 100, seed: int = 0
+    ) -> None:
+        self.typical, self.slow, self.slow_every = typical, slow, slow_every
+        self._rng = random.Random(seed)
+        self._lock = threading.Lock()
 
-    def enter(self) -> None:
-        with self._cond:
-            self._holding.add(threading.get_ident())
-
-    def leave(self) -> None:
-        with self._cond:
-            self._holding.discard(threading.get_ident())
-            self._cond.notify_all()
-
-    def sleep(self, seconds: float) -> None:
-        me = threading.get_ident()
-        with self._cond:
-            self._asleep.add(me)
-            self._cond.notify_all()
-            settled = self._cond.wait_for(lambda: self._holding <= self._asleep, timeout=10)
-            self._asleep.discard(me)
-            if not settled:  # fail the test rather than hang it
-                raise AssertionError("a request held its rate-limit slot for 10 real seconds")
-            self.clock.advance(seconds)
+    def draw(self) -> float:
+        with self._lock:
+            if self._rng.randrange(self.slow_every) == 0:
+                return self._rng.uniform(0.0, self.slow)
+            return self._rng.uniform(0.0, self.typical)
 
 
-class GatedClock(SharedClock):
-    """A `SharedClock` whose `sleep` goes through an `InFlightGate`."""
+class LatentHTTPTransport(httpx.HTTPTransport):
+    """Requests take time on the shared clock, as they would on a real network.
 
-    def __init__(self, start: datetime = START) -> None:
-        super().__init__(start)
-        self.gate = InFlightGate(self)
+    Each request spends a random while reaching the server (which stamps it on arrival) and
+    another coming back, drawn from `latency` (seconds, mostly short, sometimes more than a
+    whole rate-limit window). Nothing sleeps for real: the clock is advanced. With many
+    threads, other threads' waits move the clock too while a request is in flight, so a
+    request can land much later than its rate-limit slot was taken.
+    """
 
-    def sleep(self, seconds: float) -> None:
-        self.gate.sleep(seconds)
-
-
-class GatedLimiter:
-    """Marks the thread as holding a slot from the moment it asks the limiter for one."""
-
-    def __init__(self, inner: RateLimiter, gate: InFlightGate) -> None:
-        self.inner = inner
-        self.gate = gate
-
-    def acquire(self, endpoint: str) -> None:
-        self.gate.enter()
-        self.inner.acquire(endpoint)
-
-    def penalize(self, endpoint: str, seconds: float) -> None:
-        self.inner.penalize(endpoint, seconds)
-
-
-class GatedHTTPTransport(httpx.HTTPTransport):
-    """Releases the thread's slot once the answer (or the dropped connection) is back."""
-
-    def __init__(self, gate: InFlightGate) -> None:
+    def __init__(self, clock: SharedClock, latency: Latency) -> None:
         super().__init__()
-        self.gate = gate
+        self.clock = clock
+        self.latency = latency
 
     def handle_request(self, request: httpx.Request) -> httpx.Response:
+        self.clock.advance(self.latency.draw())  # on the way to the server
         try:
             response = super().handle_request(request)
             response.read()
             return response
         finally:
-            self.gate.leave()
+            self.clock.advance(self.latency.draw())  # the answer (or the hang-up) coming back
 
 
 def retry_policy(seed: int = 5) -> RetryPolicy:
@@ -178,13 +148,16 @@ def retry_policy(seed: int = 5) -> RetryPolicy:
 
 
 def make_transport(
-    clock: ManualClock | SharedClock, limiter: RateLimiter | None = None
+    clock: ManualClock | SharedClock,
+    limiter: RateLimiter | None = None,
+    latency: Latency | None = None,
 ) -> Transport:
-    if isinstance(clock, GatedClock):
-        limiter = GatedLimiter(limiter or UnlimitedLimiter(), clock.gate)
-        http_transport: httpx.BaseTransport | None = GatedHTTPTransport(clock.gate)
-    else:
-        http_transport = None
+    """A patient transport on `clock`; with `latency` (a `SharedClock` only), requests take
+    simulated time in flight."""
+    http_transport: httpx.BaseTransport | None = None
+    if latency is not None:
+        assert isinstance(clock, SharedClock), "simulated latency needs the shared clock"
+        http_transport = LatentHTTPTransport(clock, latency)
     return Transport(
         clock=clock,
         limiter=limiter or UnlimitedLimiter(),
