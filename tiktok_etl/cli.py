@@ -87,6 +87,25 @@ def env_command() -> None:
         click.echo(f"export {name}={shlex.quote(env[name])}")
 
 
+@main.command(context_settings={"ignore_unknown_options": True})
+@click.argument("psql_args", nargs=-1, type=click.UNPROCESSED)
+@_friendly_errors
+def psql(psql_args: tuple[str, ...]) -> None:
+    """Open psql on the configured (or embedded) database; extra arguments go to psql."""
+    import shutil
+
+    from tiktok_etl.runtime import open_runtime
+    from tiktok_etl.storage.db import to_libpq_url
+    from tiktok_etl.storage.embedded import bundled_binary
+
+    runtime = open_runtime()
+    executable = bundled_binary("psql") or shutil.which("psql")
+    if executable is None:
+        raise click.ClickException("no psql found: install a PostgreSQL client")
+    url = to_libpq_url(runtime.database_url)
+    os.execv(executable, [executable, url, *psql_args])
+
+
 @main.command()
 def keygen() -> None:
     """Print a new Fernet key for TIKTOK_ETL_TOKEN_KEY."""

@@ -92,8 +92,35 @@ VARIABLES: tuple[Variable, ...] = (
         str(DEFAULT_RATE_LIMIT_PER_MINUTE),
     ),
     Variable("TIKTOK_ETL_LOOKBACK_DAYS", "days the daily schedule re-materializes", "7"),
+    Variable(
+        "TIKTOK_ETL_MAX_RETRY_SECONDS",
+        "cap on the total time one request waits across its retries",
+        "300",
+    ),
+    Variable(
+        "TIKTOK_ETL_REFRESH_FRACTION",
+        "the token sensor refreshes an access token once less than this share of the "
+        "lifetime TikTok reported is left (0 < f < 1)",
+        "0.25",
+    ),
+    Variable(
+        DAGSTER_URL_VAR,
+        "PostgreSQL for the Dagster instance, if not the data database",
+        "derived from TIKTOK_ETL_DATABASE_URL (or the embedded server)",
+        secret=True,
+    ),
     Variable("TIKTOK_ETL_COMMENT_WORKERS", "videos whose comments are read concurrently", "8"),
 )
+
+
+def markdown_table() -> str:
+    """The README's configuration table, generated from :data:`VARIABLES`."""
+    lines = ["| variable | meaning | default |", "|---|---|---|"]
+    for v in VARIABLES:
+        default = v.default if " " in v.default or v.default == "unset" else f"`{v.default}`"
+        lines.append(f"| `{v.name}` | {v.meaning} | {default} |")
+    return "\n".join(lines) + "\n"
+
 
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"", "0", "false", "no", "off"}

