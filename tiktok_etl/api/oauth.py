@@ -82,26 +82,28 @@ def _endpoint_url(base_url: str, endpoint: str) -> str:
     return f"{base_url.rstrip('/')}/{endpoint.lstrip('/')}"
 
 
-class DisplayOAuth:
-    """Login Kit OAuth for the Display API (form-encoded, flat JSON answers)."""
+class _OAuthApp:
+    """What both families' OAuth clients share: the app's identity and the authorize URL."""
+
+    _id_name = "client_id"
 
     def __init__(
         self,
         transport: Transport,
-        client_key: str,
-        client_secret: str,
+        app_key: str,
+        app_secret: str,
         *,
-        api_base_url: str = DISPLAY_API_BASE_URL,
-        authorize_url: str = AUTHORIZE_URL,
+        api_base_url: str,
+        authorize_url: str,
     ) -> None:
         self._transport = transport
-        self.client_key = client_key
-        self._client_secret = client_secret
+        self._app_key = app_key
+        self._app_secret = app_secret
         self.api_base_url = api_base_url
         self.authorize_endpoint = authorize_url
 
     def __repr__(self) -> str:
-        return f"DisplayOAuth(client_key={self.client_key!r})"
+        return f"{type(self).__name__}({self._id_name}={self._app_key!r})"
 
     parse_callback = staticmethod(parse_callback)
 
@@ -113,8 +115,35 @@ class DisplayOAuth:
         pkce: PkcePair | None = None,
     ) -> str:
         return build_authorize_url(
-            self.authorize_endpoint, self.client_key, redirect_uri, scopes, state, pkce
+            self.authorize_endpoint, self._app_key, redirect_uri, scopes, state, pkce
         )
+
+
+class DisplayOAuth(_OAuthApp):
+    """Login Kit OAuth for the Display API (form-encoded, flat JSON answers)."""
+
+    _id_name = "client_key"
+
+    def __init__(
+        self,
+        transport: Transport,
+        client_key: str,
+        client_secret: str,
+        *,
+        api_base_url: str = DISPLAY_API_BASE_URL,
+        authorize_url: str = AUTHORIZE_URL,
+    ) -> None:
+        super().__init__(
+            transport,
+            client_key,
+            client_secret,
+            api_base_url=api_base_url,
+            authorize_url=authorize_url,
+        )
+
+    @property
+    def client_key(self) -> str:
+        return self._app_key
 
     def exchange_code(
         self,
@@ -126,7 +155,7 @@ class DisplayOAuth:
         """Trade an authorization code for tokens (never retried after an ambiguous failure)."""
         form = {
             "client_key": self.client_key,
-            "client_secret": self._client_secret,
+            "client_secret": self._app_secret,
             "code": code,
             "grant_type": "authorization_code",
             "redirect_uri": redirect_uri,
@@ -144,7 +173,7 @@ class DisplayOAuth:
         """
         form = {
             "client_key": self.client_key,
-            "client_secret": self._client_secret,
+            "client_secret": self._app_secret,
             "grant_type": "refresh_token",
             "refresh_token": refresh_token,
         }
@@ -160,7 +189,7 @@ class DisplayOAuth:
         """Revoke an access token: the user must authorize again to be read."""
         form = {
             "client_key": self.client_key,
-            "client_secret": self._client_secret,
+            "client_secret": self._app_secret,
             "token": token,
         }
         self._post(DISPLAY_REVOKE, form, idempotent=True)
@@ -178,7 +207,7 @@ class DisplayOAuth:
         return reply.payload
 
 
-class BusinessOAuth:
+class BusinessOAuth(_OAuthApp):
     """OAuth for the Business API (JSON bodies, Business envelope).
 
     Any error code on refresh other than a throttle (`40100`) or a server
@@ -196,27 +225,13 @@ class BusinessOAuth:
         api_base_url: str = BUSINESS_API_BASE_URL,
         authorize_url: str = AUTHORIZE_URL,
     ) -> None:
-        self._transport = transport
-        self.app_id = app_id
-        self._app_secret = app_secret
-        self.api_base_url = api_base_url
-        self.authorize_endpoint = authorize_url
-
-    def __repr__(self) -> str:
-        return f"BusinessOAuth(app_id={self.app_id!r})"
-
-    parse_callback = staticmethod(parse_callback)
-
-    def authorize_url(
-        self,
-        redirect_uri: str,
-        scopes: Iterable[str],
-        state: str,
-        pkce: PkcePair | None = None,
-    ) -> str:
-        return build_authorize_url(
-            self.authorize_endpoint, self.app_id, redirect_uri, scopes, state, pkce
+        super().__init__(
+            transport, app_id, app_secret, api_base_url=api_base_url, authorize_url=authorize_url
         )
+
+    @property
+    def app_id(self) -> str:
+        return self._app_key
 
     def exchange_code(
         self, auth_code: str, redirect_uri: str, now: datetime | None = None
