@@ -200,6 +200,25 @@ def accounts_enable(account_key: str) -> None:
     click.echo(f"enabled {account_key}")
 
 
+@accounts.command("keywords")
+@click.argument("account_key")
+@click.option("--keywords", required=True, help="Comma-separated keywords ('' clears them).")
+@click.option("--keyword-mode", type=click.Choice(["tag", "filter"]), default=None)
+@_friendly_errors
+def accounts_keywords(account_key: str, keywords: str, keyword_mode: str | None) -> None:
+    """Change an account's keywords (and mode); re-materialize sl_mentions to apply them."""
+    from tiktok_etl.runtime import open_runtime
+
+    store = open_runtime().accounts
+    mode = keyword_mode or store.get(account_key).keyword_mode
+    words = [k.strip() for k in keywords.split(",") if k.strip()]
+    account = store.set_keywords(account_key, words, mode)
+    click.echo(
+        f"{account.account_key}: keywords {', '.join(account.keywords) or '(none)'} "
+        f"({account.keyword_mode}); re-materialize sl_mentions to re-match past days"
+    )
+
+
 @accounts.command("remove")
 @click.argument("account_key")
 @click.option("--yes", is_flag=True, help="Do not ask for confirmation.")

@@ -106,6 +106,8 @@ def test_cli_registers_lists_disables_and_removes_accounts(
     listing = cli("accounts", "list").output
     assert "brand" in listing and "business" in listing and "acme,launch" in listing
     assert "act." not in listing and "rft." not in listing  # tokens are never printed
+    cli("accounts", "keywords", "brand", "--keywords", "sale", "--keyword-mode", "filter")
+    assert "sale" in cli("accounts", "list").output
     cli("accounts", "disable", "brand")
     assert "disabled" in cli("accounts", "list").output
     cli("accounts", "remove", "brand", "--yes")
