@@ -118,7 +118,7 @@ class StoredTokenProvider:
         if stored.expires_at is None:
             return False  # unknown lifetime: use it until TikTok rejects it
         remaining = (stored.expires_at - self._now()).total_seconds()
-        return remaining <= _SKEW_SECONDS
+        return remaining <= min(_SKEW_SECONDS, (stored.expires_in or 2 * _SKEW_SECONDS) / 2)
 
     @property
     def account_key(self) -> str:
