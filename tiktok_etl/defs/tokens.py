@@ -31,6 +31,7 @@ from tiktok_etl.api import RateLimited, ReauthRequired, ServerError, TikTokError
 from tiktok_etl.config import ConfigError, Settings
 from tiktok_etl.defs.partitions import accounts_partitions
 from tiktok_etl.defs.resources import TikTokConnectorResource
+from tiktok_etl.runtime import Runtime
 from tiktok_etl.storage.accounts import Account
 from tiktok_etl.storage.errors import AccountNotFound
 from tiktok_etl.storage.tokens import StoredTokens
@@ -378,6 +379,12 @@ def tiktok_token_refresh_sensor(
         context.log.warning(
             "accounts needing re-authorization (`tiktok-etl auth login`): %s", ", ".join(blocked)
         )
+    # An account is often marked reauth_required by an ingest run's refresh, not by this job:
+    # one refresh run per stored pair makes it visible where people look (a failed step
+    # naming the fix, and the account's tiktok_account_tokens observation).
+    surface = _reauth_requests(context.instance, runtime, blocked, fraction)
+    if not due and surface:
+        return dg.SensorResult(run_requests=surface)
     if not due:
         if schedule:
             nxt = schedule[0]
@@ -401,4 +408,27 @@ def tiktok_token_refresh_sensor(
     context.log.info(
         "requesting token refresh for %s", ", ".join(entry.account_key for entry in due)
     )
-    return dg.SensorResult(run_requests=requests)
+    return dg.SensorResult(run_requests=requests + surface)
+
+
+def _reauth_requests(
+    instance: dg.DagsterInstance, runtime: Runtime, blocked: list[str], fraction: float
+) -> list[dg.RunRequest]:
+    """One run per blocked account and stored token version, unless already launched."""
+    requests = []
+    for key in blocked:
+        stored = runtime.tokens.load(key)
+        if stored is None:
+            continue
+        run_key = f"reauth:{key}:{stored.version}"
+        launched = instance.get_runs_count(dg.RunsFilter(tags={"dagster/run_key": run_key}))
+        if launched:
+            continue
+        requests.append(
+            dg.RunRequest(
+                run_key=run_key,
+                run_config=refresh_run_config([key], fraction=fraction),
+                tags={ACCOUNT_TAG: key, "tiktok/token_version": str(stored.version)},
+            )
+        )
+    return requests

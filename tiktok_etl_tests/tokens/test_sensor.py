@@ -15,6 +15,7 @@ from tiktok_etl.defs.tokens import (
     REFRESH_FRACTION_VAR,
     refresh_fraction,
     tiktok_token_refresh_sensor,
+    token_refresh_job,
 )
 from tiktok_etl.runtime import Runtime
 from tiktok_etl.sandbox import issue_tokens
@@ -44,7 +45,7 @@ def _seed(runtime: Runtime) -> None:
     add_account(runtime, "a", day, issued_at=_ago(hours=20))  # 4 h of 24 left: due at 0.25
     add_account(runtime, "b", issue_tokens("open-b"), issued_at=_ago(hours=1))  # fresh
     add_account(runtime, "c", two_hours, issued_at=_ago(minutes=100))  # 20 min of 2 h left: due
-    # expired, but needs re-authorization first: never requested
+    # expired and needing re-authorization: one run to surface it, never a refresh
     add_account(runtime, "d", issue_tokens("open-d"), issued_at=_ago(days=2))
     runtime.accounts.set_status("d", "reauth_required", "token refresh rejected: invalid_grant")
 
@@ -56,9 +57,9 @@ def test_due_accounts_are_requested_with_run_keys_per_token_version(
     result = _evaluate(env, instance)
     assert isinstance(result, dg.SensorResult)
     requests = result.run_requests or []
-    # soonest due first (a: due 2 h ago, c: 10 min ago); the fresh account and the one
-    # needing re-authorization are left out
-    assert [r.run_key for r in requests] == ["refresh:a:1", "refresh:c:1"]
+    # soonest due first (a: due 2 h ago, c: 10 min ago); the fresh account is left out and
+    # the one needing re-authorization gets a run that shows why (not a refresh attempt)
+    assert [r.run_key for r in requests] == ["refresh:a:1", "refresh:c:1", "reauth:d:1"]
     first = requests[0]
     assert first.run_config["ops"][PLAN_OP]["config"]["accounts"] == ["a"]
     assert first.run_config["ops"][PLAN_OP]["config"]["fraction"] == 0.25
@@ -67,14 +68,22 @@ def test_due_accounts_are_requested_with_run_keys_per_token_version(
     # a later tick sees the same tokens: the same run keys, so Dagster launches nothing twice
     again = _evaluate(env, instance)
     assert isinstance(again, dg.SensorResult)
-    assert [r.run_key for r in again.run_requests or []] == ["refresh:a:1", "refresh:c:1"]
+    assert [r.run_key for r in again.run_requests or []] == [
+        "refresh:a:1",
+        "refresh:c:1",
+        "reauth:d:1",
+    ]
 
     # a new pair for `a` that is still due (e.g. stored by hand): a new version, a new key
     stale = TokenSet.from_response(issue_tokens("open-a"), _ago(hours=23))
     runtime.tokens.save("a", to_storage(stale))
     third = _evaluate(env, instance)
     assert isinstance(third, dg.SensorResult)
-    assert [r.run_key for r in third.run_requests or []] == ["refresh:a:2", "refresh:c:1"]
+    assert [r.run_key for r in third.run_requests or []] == [
+        "refresh:a:2",
+        "refresh:c:1",
+        "reauth:d:1",
+    ]
 
 
 def test_nothing_due_skips_naming_the_next_expiry(
@@ -98,6 +107,19 @@ def test_skip_reason_without_accounts_and_lists_accounts_needing_reauth(
     assert isinstance(empty, dg.SkipReason)
     assert "no active TikTok account" in (empty.skip_message or "")
     add_account(runtime, "d", issue_tokens("open-d"), status="reauth_required")
+    surfaced = _evaluate(env, instance)
+    assert isinstance(surfaced, dg.SensorResult)
+    (request,) = surfaced.run_requests or []
+    assert request.run_key == "reauth:d:1"
+    # the run is launched (and fails, naming the fix, without asking TikTok)
+    result = token_refresh_job.execute_in_process(
+        run_config=request.run_config,
+        instance=instance,
+        resources={"tiktok": env.resource()},
+        tags={"dagster/run_key": request.run_key},
+        raise_on_error=False,
+    )
+    assert not result.success
     blocked = _evaluate(env, instance)
     assert isinstance(blocked, dg.SkipReason)
     assert "needing re-authorization: d" in (blocked.skip_message or "")
