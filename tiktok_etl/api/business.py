@@ -186,17 +186,15 @@ class BusinessClient:
         """Videos with `start <= create_time < end`.
 
         The cursor is an offset, not a time, so the read starts at the newest
-        video. It stops after a page whose videos are all older than `start`:
-        a whole page, not one video, because pinned videos sit at the top of
-        the listing whatever their age.
+        video. It stops after a page whose last (oldest) video is older than
+        `start`; pinned videos sit at the top of the first page whatever their
+        age, so only the page's last item is a safe signal, as for comments.
         """
         check_window(start, end)
         return collect(
             self.iter_video_pages(max_count=max_count),
             keep=lambda video: in_window(video.create_time, start, end),
-            stop_after=lambda page: (
-                bool(page.items) and all(video.create_time < start for video in page.items)
-            ),
+            stop_after=lambda page: bool(page.items) and page.items[-1].create_time < start,
         )
 
     # comments

@@ -66,6 +66,8 @@ def fetch_comments(
     rejects: list[RejectedRecord] = list(listing.rejects)
     states = cache.states(key)
     plans = [p for v in listing.items if (p := _plan(v, window, states.get(v.item_id)))]
+    # heaviest first: a video with hundreds of comments started last would be the tail
+    plans.sort(key=lambda p: p.video.comments or 0, reverse=True)
     with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
         results = list(pool.map(lambda p: _reread(client, cache, key, p), plans))
     reads = [read for read, _ in results]

@@ -128,7 +128,7 @@ def test_all_videos_follow_the_offset_cursor(api: respx.MockRouter, client: Busi
     assert [params(c.request).get("cursor") for c in route.calls] == [None, "1"]
 
 
-def test_video_window_stops_after_a_page_entirely_older_than_start(
+def test_video_window_stops_after_a_page_ending_before_start_despite_a_pinned_video(
     api: respx.MockRouter, client: BusinessClient
 ) -> None:
     def videos(*hours: int) -> list[dict[str, Any]]:
@@ -148,7 +148,7 @@ def test_video_window_stops_after_a_page_entirely_older_than_start(
     result = client.videos_created_between(DAY, NEXT_DAY)
 
     assert [v.item_id for v in result.items] == ["h10", "h2"]
-    assert route.call_count == 3
+    assert route.call_count == 2  # page 2 ends before the day: no need for page 3
 
 
 def test_list_comments_sends_documented_parameters_and_parses_the_fixture(
