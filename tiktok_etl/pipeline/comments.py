@@ -62,22 +62,26 @@ def fetch_comments(
     if source.business is None:
         return FetchOutcome(notes={"empty_reason": DISPLAY_REASON})
     client = source.business
-    listing = source.business_video_listing()
-    rejects: list[RejectedRecord] = list(listing.rejects)
-    states = cache.states(key)
-    plans = [p for v in listing.items if (p := _plan(v, window, states.get(v.item_id)))]
-    # heaviest first: a video with hundreds of comments started last would be the tail
-    plans.sort(key=lambda p: p.video.comments or 0, reverse=True)
-    with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
-        results = list(pool.map(lambda p: _reread(client, cache, key, p), plans))
-    reads = [read for read, _ in results]
-    for _, bad in results:
-        rejects.extend(bad)
-    # a video missing from a complete listing was deleted: its comments go with it
-    listed = {v.item_id for v in listing.items}
-    gone = [] if listing.rejects else sorted(set(states) - listed)
-    links = {v.item_id: v.share_url for v in listing.items if v.share_url}
-    cache.apply(key, reads, checked_at=now, gone_videos=gone, links=links)
+    with cache.reading(key):
+        listing = source.business_video_listing()
+        rejects: list[RejectedRecord] = list(listing.rejects)
+        states = cache.states(key)
+        listed_at = source.listed_at or now
+        plans = [
+            p for v in listing.items if (p := _plan(v, window, states.get(v.item_id), listed_at))
+        ]
+        # heaviest first: a video with hundreds of comments started last would be the tail
+        plans.sort(key=lambda p: p.video.comments or 0, reverse=True)
+        with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
+            results = list(pool.map(lambda p: _reread(client, cache, key, p), plans))
+        reads = [read for read, _ in results]
+        for _, bad in results:
+            rejects.extend(bad)
+        # a video missing from a complete listing was deleted: its comments go with it
+        listed = {v.item_id for v in listing.items}
+        gone = [] if listing.rejects else sorted(set(states) - listed)
+        links = {v.item_id: v.share_url for v in listing.items if v.share_url}
+        cache.apply(key, reads, checked_at=now, gone_videos=gone, links=links)
 
     rows = []
     for cached in cache.comments_between(key, window.start, window.end):
@@ -96,7 +100,9 @@ def fetch_comments(
     )
 
 
-def _plan(video: BusinessVideo, window: DayWindow, state: VideoState | None) -> _Plan | None:
+def _plan(
+    video: BusinessVideo, window: DayWindow, state: VideoState | None, listed_at: datetime
+) -> _Plan | None:
     if video.create_time >= window.end:
         return None  # cannot hold comments written before it existed
     count = video.comments or 0
@@ -105,6 +111,8 @@ def _plan(video: BusinessVideo, window: DayWindow, state: VideoState | None) -> 
         return None if count == 0 else _Plan(video, _EPOCH, None)
     if state.comment_count == count:
         return None  # nothing new or deleted since the last read; the cache is complete
+    if state.checked_at >= listed_at:
+        return None  # another run read it after our listing: its state is the fresher
     if count < state.comment_count or state.newest_comment_time is None:
         return _Plan(video, _EPOCH, None)  # something was deleted: read it all again
     return _Plan(video, state.newest_comment_time - _OVERLAP, state)

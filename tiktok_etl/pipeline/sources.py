@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 
 from tiktok_etl.api import BusinessClient, BusinessVideo, DisplayClient, FetchResult
 from tiktok_etl.storage.accounts import Account
@@ -14,6 +15,7 @@ class AccountSource:
     display: DisplayClient | None = None
     business: BusinessClient | None = None
     _listing: FetchResult[BusinessVideo] | None = field(default=None, repr=False)
+    listed_at: datetime | None = None
 
     def business_video_listing(self) -> FetchResult[BusinessVideo]:
         """Every video of a Business account, listed once per step.
@@ -24,5 +26,6 @@ class AccountSource:
         """
         assert self.business is not None
         if self._listing is None:
+            self.listed_at = datetime.now(UTC)
             self._listing = self.business.iter_all_videos()
         return self._listing

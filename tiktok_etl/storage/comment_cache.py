@@ -17,12 +17,15 @@ writing the partition loses nothing.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
+
+from tiktok_etl.storage.locks import advisory_lock
 
 DDL = """
 CREATE TABLE IF NOT EXISTS tiktok_comment_cache (
@@ -100,6 +103,13 @@ class VideoRead:
 class CommentCache:
     def __init__(self, engine: sa.Engine) -> None:
         self.engine = engine
+
+    @contextmanager
+    def reading(self, account_key: str) -> Iterator[None]:
+        """Hold the account's comment-reading lock: backfill runs of one account may run at
+        once, and without it each would read every video's history for itself."""
+        with advisory_lock(self.engine, f"tiktok_etl:comments:{account_key}"):
+            yield
 
     def states(self, account_key: str) -> dict[str, VideoState]:
         with self.engine.connect() as conn:

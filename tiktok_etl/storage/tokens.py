@@ -25,6 +25,7 @@ import sqlalchemy as sa
 from cryptography.fernet import Fernet, InvalidToken
 
 from tiktok_etl.storage.errors import AccountNotFound, TokenDecryptError, TokenLockTimeout
+from tiktok_etl.storage.locks import LockTimeout, advisory_lock
 
 _log = logging.getLogger(__name__)
 
@@ -303,35 +304,11 @@ class TokenStore:
         stays open during the HTTP call; it is released on exit, or by the server if the
         process dies.
         """
-        params = {"name": f"tiktok_etl:token:{account_key}"}
-        conn = self.engine.connect().execution_options(isolation_level="AUTOCOMMIT")
-        acquired = False
         try:
-            if timeout is not None:
-                conn.execute(
-                    sa.text("SELECT set_config('lock_timeout', :ms, false)"),
-                    {"ms": f"{max(1, int(timeout * 1000))}ms"},
-                )
-            try:
-                conn.execute(sa.text("SELECT pg_advisory_lock(hashtextextended(:name, 0))"), params)
-            except sa.exc.OperationalError as exc:
-                if isinstance(exc.orig, psycopg.errors.LockNotAvailable):
-                    raise TokenLockTimeout(account_key, timeout or 0) from None
-                raise
-            acquired = True
-            yield
-        finally:
-            try:
-                if acquired:
-                    conn.execute(
-                        sa.text("SELECT pg_advisory_unlock(hashtextextended(:name, 0))"), params
-                    )
-                if timeout is not None:
-                    conn.execute(sa.text("RESET lock_timeout"))
-            except sa.exc.DBAPIError:
-                conn.invalidate()  # closing the session releases its locks
-            finally:
-                conn.close()
+            with advisory_lock(self.engine, f"tiktok_etl:token:{account_key}", timeout=timeout):
+                yield
+        except LockTimeout:
+            raise TokenLockTimeout(account_key, timeout or 0) from None
 
     def expiring(
         self, within_fraction: float, now: datetime | None = None
