@@ -1,7 +1,7 @@
 """Load benchmark: M mentions normalized and written to PostgreSQL and Parquet.
 
 The project's path is the one the `sl_mentions` asset takes (`tiktok_etl/defs/mentions.py`):
-`normalize_partition` -> `upsert_mentions` -> `iter_mentions` -> `mentions_arrow_table` ->
+`normalize_partition` -> `upsert_mentions` -> `iter_mentions_arrow` ->
 `write_parquet_batches`, one partition at a time, fed with synthetic raw rows shaped like
 `tiktok_videos` / `tiktok_comments` rows (generated lazily and deterministically). It is
 compared, in the same run, on the same PostgreSQL server, with
@@ -385,9 +385,12 @@ def statement_timings(totals: dict[str, float]) -> Iterator[None]:
 
 def variant_project(config: LoadConfig, db_url: str, work: Path) -> dict[str, Any]:
     """The `sl_mentions` asset's path, partition by partition."""
-    from tiktok_etl.mentions.schema import mentions_arrow_table
     from tiktok_etl.storage.db import make_engine
-    from tiktok_etl.storage.mentions_store import MENTIONS_TABLE, iter_mentions, upsert_mentions
+    from tiktok_etl.storage.mentions_store import (
+        MENTIONS_TABLE,
+        iter_mentions_arrow,
+        upsert_mentions,
+    )
     from tiktok_etl.storage.migrations import migrate
     from tiktok_etl.storage.parquet import count_parquet_partition, write_parquet_batches
 
@@ -409,7 +412,7 @@ def variant_project(config: LoadConfig, db_url: str, work: Path) -> dict[str, An
             MENTIONS_TABLE,
             part.account_key,
             part.day,
-            (mentions_arrow_table(b) for b in iter_mentions(engine, part.account_key, part.day)),
+            iter_mentions_arrow(engine, part.account_key, part.day),
         )
         parquet += time.perf_counter() - started
         inserted += result.inserted

@@ -29,13 +29,12 @@ from tiktok_etl.defs.partitions import AccountDay, account_day_partitions
 from tiktok_etl.defs.resources import TikTokConnectorResource
 from tiktok_etl.mentions.keywords import KeywordMatcher
 from tiktok_etl.mentions.normalize import normalize_partition
-from tiktok_etl.mentions.schema import mentions_arrow_table
 from tiktok_etl.pipeline.window import DayWindow
 from tiktok_etl.storage.lookups import video_share_urls
 from tiktok_etl.storage.mentions_store import (
     MENTIONS_TABLE,
     UpsertResult,
-    iter_mentions,
+    iter_mentions_arrow,
     upsert_mentions,
 )
 from tiktok_etl.storage.parquet import write_parquet_batches
@@ -108,7 +107,7 @@ def _normalize_one(
         MENTIONS_TABLE,
         ad.account_key,
         window.day,
-        (mentions_arrow_table(b) for b in iter_mentions(engine, ad.account_key, window.day)),
+        iter_mentions_arrow(engine, ad.account_key, window.day),
     )
     write = PartitionWrite(
         partition=ad,

@@ -23,6 +23,7 @@ from operator import itemgetter
 from typing import Any
 
 import psycopg
+import pyarrow as pa
 from psycopg import sql
 
 from tiktok_etl.mentions import schema
@@ -245,7 +246,10 @@ def _stage(cursor: psycopg.Cursor[Any], account_key: str, day: date, rows: Itera
     return encoder.index
 
 
-def _check_unique(cursor: psycopg.Cursor[Any]) -> None:
+def _duplicate_error(cursor: psycopg.Cursor[Any], account_key: str, day: date) -> ValueError:
+    """The clear error for a key staged twice (PostgreSQL's ``ON CONFLICT DO UPDATE command
+    cannot affect row a second time`` names no key): looked up only once the upsert
+    failed, so a write without duplicates pays nothing for the check."""
     keys = sql.SQL(", ").join(sql.Identifier(k) for k in schema.KEY_COLUMNS)
     cursor.execute(
         sql.SQL("SELECT {} FROM {} GROUP BY {} HAVING count(*) > 1 LIMIT 1").format(
@@ -253,11 +257,15 @@ def _check_unique(cursor: psycopg.Cursor[Any]) -> None:
         )
     )
     duplicate = cursor.fetchone()
-    if duplicate is not None:
-        described = ", ".join(
-            f"{n}={v!r}" for n, v in zip(schema.KEY_COLUMNS, duplicate, strict=True)
-        )
-        raise ValueError(f"{schema.TABLE_NAME}: mention ({described}) appears twice in one write")
+    described = (
+        ", ".join(f"{n}={v!r}" for n, v in zip(schema.KEY_COLUMNS, duplicate, strict=True))
+        if duplicate is not None
+        else "a key"
+    )
+    return ValueError(
+        f"{schema.TABLE_NAME} partition {account_key}|{day.isoformat()}: mention "
+        f"({described}) appears twice in one write"
+    )
 
 
 def _build_upsert_sql() -> sql.Composed:
@@ -298,6 +306,10 @@ _RESTORED_SQL = sql.SQL(
     "USING (tenant_id, platform, external_id) WHERE t.deleted_at IS NOT NULL"
 ).format(target=_TARGET, staging=_STAGING)
 
+_ANALYZE_SQL = sql.SQL("ANALYZE {} ({})").format(
+    _STAGING, sql.SQL(", ").join(sql.Identifier(k) for k in schema.KEY_COLUMNS)
+)
+
 _SOFT_DELETE_SQL = sql.SQL(
     "UPDATE {target} AS t SET deleted_at = now(), updated_at = now() "
     "WHERE t.account_key = %s AND t.date = %s AND t.platform = %s AND t.deleted_at IS NULL "
@@ -323,12 +335,20 @@ def upsert_mentions(bind: Bind, account_key: str, day: date, rows: Iterable[Any]
         cursor = driver_connection(conn).cursor()
         try:
             _stage(cursor, account_key, day, rows)
-            _check_unique(cursor)
-            cursor.execute(sql.SQL("ANALYZE {}").format(_STAGING))
+            # the joins below need statistics on the key only, not on every column
+            cursor.execute(_ANALYZE_SQL)
             cursor.execute(_RESTORED_SQL)
             restored = _count(cursor)
-            cursor.execute(_UPSERT_SQL)
+            # a key staged twice fails the upsert (cardinality violation); the savepoint
+            # keeps the transaction usable to find the key and report it
+            cursor.execute("SAVEPOINT sl_mentions_upsert")
+            try:
+                cursor.execute(_UPSERT_SQL)
+            except psycopg.errors.CardinalityViolation:
+                cursor.execute("ROLLBACK TO SAVEPOINT sl_mentions_upsert")
+                raise _duplicate_error(cursor, account_key, day) from None
             counts = cursor.fetchone()
+            cursor.execute("RELEASE SAVEPOINT sl_mentions_upsert")
             inserted, updated = (int(counts[0]), int(counts[1])) if counts else (0, 0)
             cursor.execute(_SOFT_DELETE_SQL, (account_key, day, schema.PLATFORM))
             soft_deleted = cursor.rowcount
@@ -382,3 +402,72 @@ def read_mentions(
         for batch in iter_mentions(bind, account_key, day, include_deleted=include_deleted)
         for row in batch
     ]
+
+
+_EPOCH = date(1970, 1, 1)
+
+
+def _export_expression(column: schema.MentionColumn) -> sql.Composable:
+    """How :func:`iter_mentions_arrow` selects a column: in a form Arrow takes without
+    per-value Python work (``jsonb`` as its text, timestamps as epoch microseconds)."""
+    name = sql.Identifier(column.name)
+    if column.pg_type == "jsonb":
+        return sql.SQL("{}::text").format(name)
+    if column.pg_type == "timestamptz":
+        # exact: extract() returns numeric, and timestamptz has microsecond resolution
+        return sql.SQL("(extract(epoch FROM {}) * 1000000)::bigint").format(name)
+    return name
+
+
+# the partition columns are the same on every row of a partition: not fetched
+_EXPORTED = tuple(c for c in schema.MENTION_COLUMNS if c.name not in ("account_key", "date"))
+
+
+def _export_sql(include_deleted: bool) -> sql.Composed:
+    return sql.SQL(
+        "SELECT {} FROM {} WHERE account_key = %s AND date = %s{} ORDER BY external_id"
+    ).format(
+        sql.SQL(", ").join(_export_expression(c) for c in _EXPORTED),
+        _TARGET,
+        sql.SQL("" if include_deleted else " AND deleted_at IS NULL"),
+    )
+
+
+def _arrow_column(column: schema.MentionColumn, values: Sequence[Any]) -> pa.Array:
+    if column.pg_type == "timestamptz":
+        return pa.array(values, type=pa.int64()).cast(column.arrow_type)
+    return pa.array(values, type=column.arrow_type)
+
+
+def iter_mentions_arrow(
+    bind: Bind,
+    account_key: str,
+    day: date,
+    *,
+    include_deleted: bool = True,
+    batch_size: int = 10_000,
+) -> Iterator[pa.Table]:
+    """The partition's mentions as stored, as Arrow tables of at most ``batch_size`` rows
+    with :func:`tiktok_etl.mentions.schema.arrow_schema`, ordered by ``external_id``: what
+    the Parquet copy holds. Same rows and values as :func:`iter_mentions` +
+    :func:`~tiktok_etl.mentions.mentions_arrow_table`, built column by column from the
+    fetched tuples: ``jsonb`` arrives as PostgreSQL's JSON text (``jsonb``'s canonical
+    spacing, ``{"a": 1}``) and is never parsed in Python."""
+    arrow_schema = schema.arrow_schema()
+    exported = {c.name: i for i, c in enumerate(_EXPORTED)}
+    with (
+        in_transaction(bind) as conn,
+        driver_connection(conn).cursor(name="sl_mentions_export") as cursor,
+    ):
+        cursor.execute(_export_sql(include_deleted), (account_key, day))
+        while rows := cursor.fetchmany(batch_size):
+            columns = list(zip(*rows, strict=True))
+            arrays = []
+            for c in schema.MENTION_COLUMNS:
+                if c.name == "account_key":
+                    arrays.append(pa.repeat(pa.scalar(account_key, c.arrow_type), len(rows)))
+                elif c.name == "date":
+                    arrays.append(pa.repeat(pa.scalar(day, c.arrow_type), len(rows)))
+                else:
+                    arrays.append(_arrow_column(c, columns[exported[c.name]]))
+            yield pa.Table.from_arrays(arrays, schema=arrow_schema)

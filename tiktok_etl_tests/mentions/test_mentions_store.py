@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
+import pyarrow as pa
 import pytest
 import sqlalchemy as sa
 
@@ -15,6 +17,7 @@ from tiktok_etl.storage.errors import PartitionWriteError
 from tiktok_etl.storage.mentions_store import (
     UpsertResult,
     iter_mentions,
+    iter_mentions_arrow,
     read_mentions,
     upsert_mentions,
 )
@@ -398,3 +401,73 @@ def test_a_failed_write_in_a_callers_transaction_does_not_block_the_next(
         upsert_mentions(conn, "acme", DAY, [mention("v1")])
         conn.commit()
     assert _live_ids(engine) == ["v1"]
+
+
+def _parsed(table: pa.Table) -> list[dict[str, Any]]:
+    rows = table.to_pylist()
+    for row in rows:
+        for name in ("raw_data", "dimensions"):
+            if row[name] is not None:
+                row[name] = json.loads(row[name])
+    return rows
+
+
+def test_the_columnar_export_equals_the_row_export(engine: sa.Engine) -> None:
+    odd = datetime(1969, 12, 31, 23, 59, 59, 999_999, tzinfo=UTC)
+    upsert_mentions(
+        engine,
+        "acme",
+        DAY,
+        [mention(f"v{i:02d}", content='Zoë 🎉 \\ "q"\n x' if i % 3 else "acme") for i in range(23)]
+        + [
+            mention(
+                "w1",
+                dimensions=None,
+                media_urls=[],
+                matched_keywords=["a,b", "", 'say "hi"', "{x}", "NULL"],
+                raw_data={"é": [1, 2.5, None, True], "nested": {"z": "\u00e9 🎉"}},
+                published_at=odd,
+                duration=None,
+                author_verified=False,
+                likes_count=None,
+            )
+        ],
+    )
+    _set_status(engine, "v03", "reviewed")
+    upsert_mentions(engine, "acme", DAY, [mention(f"v{i:02d}") for i in range(1, 23)])
+    upsert_mentions(engine, "other", DAY, [mention("o1", account_key="other")])
+
+    for include_deleted in (True, False):
+        tables = list(
+            iter_mentions_arrow(engine, "acme", DAY, include_deleted=include_deleted, batch_size=10)
+        )
+        expected = [
+            mentions_arrow_table(b)
+            for b in iter_mentions(
+                engine, "acme", DAY, include_deleted=include_deleted, batch_size=10
+            )
+        ]
+        assert [t.num_rows for t in tables] == [t.num_rows for t in expected]
+        assert all(t.schema == arrow_schema() for t in tables)
+        assert _parsed(pa.concat_tables(tables)) == _parsed(pa.concat_tables(expected))
+    exported = pa.concat_tables(iter_mentions_arrow(engine, "acme", DAY)).to_pylist()
+    assert [r["external_id"] for r in exported] == [*sorted(f"v{i:02d}" for i in range(23)), "w1"]
+    assert exported[0]["deleted_at"] is not None and exported[3]["status"] == "reviewed"
+    assert exported[-1]["published_at"] == odd
+
+
+def test_the_columnar_export_of_an_empty_partition_is_empty(engine: sa.Engine) -> None:
+    assert list(iter_mentions_arrow(engine, "acme", DAY)) == []
+
+
+@pytest.mark.parametrize("stored_before", [False, True])
+def test_a_key_twice_in_one_write_names_the_partition_and_the_key(
+    engine: sa.Engine, stored_before: bool
+) -> None:
+    if stored_before:
+        upsert_mentions(engine, "acme", DAY, [mention("v1"), mention("v2")])
+    with pytest.raises(ValueError, match="appears twice") as raised:
+        upsert_mentions(engine, "acme", DAY, [[mention("v0"), mention("v1")], [mention("v1")]])
+    assert f"acme|{DAY.isoformat()}" in str(raised.value)
+    assert "external_id='v1'" in str(raised.value)
+    assert _live_ids(engine) == (["v1", "v2"] if stored_before else [])
