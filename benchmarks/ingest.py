@@ -43,22 +43,22 @@ from _common import (
 from cryptography.fernet import Fernet
 
 from tiktok_etl.api import TokenSet
-from tiktok_etl.config import Settings
-from tiktok_etl.connect import Connector
-from tiktok_etl.pipeline.comments import fetch_comments
-from tiktok_etl.pipeline.outcome import FetchOutcome
-from tiktok_etl.pipeline.profile import fetch_profile
-from tiktok_etl.pipeline.sources import AccountSource
-from tiktok_etl.pipeline.videos import fetch_videos
-from tiktok_etl.pipeline.window import DayWindow
+from tiktok_etl.auth.provider import to_storage
+from tiktok_etl.ingest.comments import fetch_comments
+from tiktok_etl.ingest.fetched import FetchOutcome
+from tiktok_etl.ingest.profile import fetch_profile
+from tiktok_etl.ingest.sources import AccountSource
+from tiktok_etl.ingest.videos import fetch_videos
+from tiktok_etl.ingest.window import DayWindow
 from tiktok_etl.runtime import Runtime, open_runtime
+from tiktok_etl.runtime.connector import Connector
 from tiktok_etl.sandbox import FaultConfig, ManualClock, SandboxApp, SandboxServer, build_sandbox
 from tiktok_etl.sandbox.context import RequestContext
 from tiktok_etl.sandbox.records import DAY
 from tiktok_etl.sandbox.world import SandboxWorld
+from tiktok_etl.settings import Settings
 from tiktok_etl.storage.accounts import Account
 from tiktok_etl.storage.comment_cache import CommentCache
-from tiktok_etl.token_provider import to_storage
 
 # the sandbox's and the client's rate window: one minute, fixed in both (not configurable)
 WINDOW_SECONDS = 60.0

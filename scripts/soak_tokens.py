@@ -117,7 +117,7 @@ class TokenAudit:
 
 def install_client_audit(audit: TokenAudit) -> None:
     """Remember the client's stored expiry of every token the provider hands out."""
-    from tiktok_etl.token_provider import StoredTokenProvider
+    from tiktok_etl.auth.provider import StoredTokenProvider
 
     original_access = StoredTokenProvider.access_token
     original_refresh = StoredTokenProvider.refresh

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import dagster as dg
 
-from tiktok_etl.config import Settings
 from tiktok_etl.defs.accounts_sync import tiktok_accounts_sync_sensor
 from tiktok_etl.defs.assets import RAW_ASSETS
 from tiktok_etl.defs.jobs import ingest_job
@@ -16,6 +15,7 @@ from tiktok_etl.defs.tokens import (
     tiktok_token_refresh_sensor,
     token_refresh_job,
 )
+from tiktok_etl.settings import Settings
 
 # fail at load, naming the variable, rather than in the middle of a run
 Settings.from_env()

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from tiktok_etl.config import VARIABLES, markdown_table
+from tiktok_etl.settings import VARIABLES, markdown_table
 
 ROOT = Path(__file__).resolve().parents[1]
 README = (ROOT / "README.md").read_text(encoding="utf-8")
@@ -18,7 +18,7 @@ def _block(begin: str, end: str) -> str:
 
 def test_configuration_table_is_generated_from_the_contract() -> None:
     block = _block("<!-- configuration table -->\n", "<!-- /configuration table -->")
-    assert block == markdown_table(), "paste tiktok_etl.config.markdown_table() into README.md"
+    assert block == markdown_table(), "paste tiktok_etl.settings.markdown_table() into README.md"
 
 
 def test_every_contract_variable_is_documented() -> None:

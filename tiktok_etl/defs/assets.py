@@ -14,17 +14,17 @@ from datetime import UTC, datetime
 import dagster as dg
 
 from tiktok_etl.api import RateLimited, ServerError, TikTokError, TransportError
-from tiktok_etl.connect import Connector
 from tiktok_etl.defs.checks import CheckTarget, check_specs, combine_checks, run_checks
 from tiktok_etl.defs.partitions import AccountDay, account_day_partitions
 from tiktok_etl.defs.resources import TikTokConnectorResource
-from tiktok_etl.pipeline.comments import fetch_comments
-from tiktok_etl.pipeline.outcome import FetchOutcome
-from tiktok_etl.pipeline.profile import fetch_profile
-from tiktok_etl.pipeline.sources import AccountSource
-from tiktok_etl.pipeline.videos import fetch_videos
-from tiktok_etl.pipeline.window import DayWindow
+from tiktok_etl.ingest.comments import fetch_comments
+from tiktok_etl.ingest.fetched import FetchOutcome
+from tiktok_etl.ingest.profile import fetch_profile
+from tiktok_etl.ingest.sources import AccountSource
+from tiktok_etl.ingest.videos import fetch_videos
+from tiktok_etl.ingest.window import DayWindow
 from tiktok_etl.runtime import Runtime
+from tiktok_etl.runtime.connector import Connector
 from tiktok_etl.storage.accounts import Account
 from tiktok_etl.storage.comment_cache import CommentCache
 from tiktok_etl.storage.parquet import write_parquet_partition

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 import dagster as dg
 import sqlalchemy as sa
 
-from tiktok_etl.pipeline.window import DayWindow
+from tiktok_etl.ingest.window import DayWindow
 from tiktok_etl.storage.parquet import count_parquet_partition
 from tiktok_etl.storage.tables import TableSpec, quote_ident
 

@@ -27,9 +27,9 @@ from tiktok_etl.defs.assets import (
 from tiktok_etl.defs.checks import CheckTarget, check_specs, combine_checks, run_checks
 from tiktok_etl.defs.partitions import AccountDay, account_day_partitions
 from tiktok_etl.defs.resources import TikTokConnectorResource
+from tiktok_etl.ingest.window import DayWindow
 from tiktok_etl.mentions.keywords import KeywordMatcher
 from tiktok_etl.mentions.normalize import normalize_partition
-from tiktok_etl.pipeline.window import DayWindow
 from tiktok_etl.storage.lookups import video_share_urls
 from tiktok_etl.storage.mentions_store import (
     MENTIONS_TABLE,

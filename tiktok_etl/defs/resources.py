@@ -1,6 +1,6 @@
 """The one connector resource every asset, check, schedule and sensor uses.
 
-Each field maps to a variable of the configuration contract (``tiktok_etl.config``). The
+Each field maps to a variable of the configuration contract (``tiktok_etl.settings``). The
 Definitions object passes ``dg.EnvVar(...)`` for the variables set in the environment, so
 secrets stay environment-backed in the Dagster UI; unset fields fall back to the contract's
 defaults (for example the embedded PostgreSQL under ``TIKTOK_ETL_HOME``).
@@ -15,9 +15,9 @@ from contextlib import contextmanager
 import dagster as dg
 from pydantic import Field, PrivateAttr
 
-from tiktok_etl.config import Settings
-from tiktok_etl.connect import Connector
 from tiktok_etl.runtime import Runtime, open_runtime
+from tiktok_etl.runtime.connector import Connector
+from tiktok_etl.settings import Settings
 
 # resource field -> environment variable of the configuration contract
 FIELD_VARIABLES: Mapping[str, str] = {

@@ -28,13 +28,13 @@ import dagster as dg
 from pydantic import Field
 
 from tiktok_etl.api import RateLimited, ReauthRequired, ServerError, TikTokError, TransportError
-from tiktok_etl.config import ConfigError, Settings
+from tiktok_etl.auth.store import StoredTokens
 from tiktok_etl.defs.partitions import accounts_partitions
 from tiktok_etl.defs.resources import TikTokConnectorResource
 from tiktok_etl.runtime import Runtime
+from tiktok_etl.settings import ConfigError, Settings
 from tiktok_etl.storage.accounts import Account
 from tiktok_etl.storage.errors import AccountNotFound
-from tiktok_etl.storage.tokens import StoredTokens
 
 REFRESH_FRACTION_VAR = "TIKTOK_ETL_REFRESH_FRACTION"
 DEFAULT_REFRESH_FRACTION = 0.25

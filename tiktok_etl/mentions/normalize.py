@@ -1,6 +1,6 @@
 """Raw TikTok rows -> ``sl_mentions`` rows, one partition at a time, in batches.
 
-Inputs are rows of the raw tables (see :mod:`tiktok_etl.pipeline.rows`): shared column
+Inputs are rows of the raw tables (see :mod:`tiktok_etl.ingest.rows`): shared column
 names for both API families plus ``raw``, the original payload. The mapping of every
 column, for videos of either API family, comments and replies, is specified column by
 column in ``tiktok_etl_tests/mentions/test_normalize.py``. Normalization is streamed:

@@ -116,7 +116,7 @@ def test_workspace_yaml_points_at_the_definitions() -> None:
 
 
 def test_packaged_instance_config_matches_the_top_level_dagster_yaml() -> None:
-    packaged = (ROOT / "tiktok_etl" / "dagster_instance.yaml").read_text()
+    packaged = (ROOT / "tiktok_etl" / "runtime" / "dagster_instance.yaml").read_text()
     assert packaged == (ROOT / "dagster.yaml").read_text()
 
 

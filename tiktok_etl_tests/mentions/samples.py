@@ -9,8 +9,8 @@ from pathlib import Path
 from typing import Any
 
 from tiktok_etl.api import BusinessComment, BusinessUser, BusinessVideo, DisplayUser, DisplayVideo
+from tiktok_etl.ingest import rows
 from tiktok_etl.mentions import KeywordMatcher, MentionSource, normalize_video
-from tiktok_etl.pipeline import rows
 
 FIXTURES = Path(__file__).resolve().parents[1] / "api" / "fixtures"
 FETCHED_AT = datetime(2026, 11, 6, 8, 30, tzinfo=UTC)

@@ -138,7 +138,7 @@ def test_a_disabled_account_fails_with_an_actionable_message(
 
 @pytest.mark.parametrize("value", ["abc", "0", "-5"])
 def test_invalid_rate_limit_fails_naming_the_variable(value: str) -> None:
-    from tiktok_etl.config import ConfigError, Settings
+    from tiktok_etl.settings import ConfigError, Settings
 
     with pytest.raises(ConfigError, match="TIKTOK_ETL_RATE_LIMIT_PER_MINUTE"):
         Settings.from_env({"TIKTOK_ETL_RATE_LIMIT_PER_MINUTE": value})

@@ -3,12 +3,12 @@ from __future__ import annotations
 import pytest
 import sqlalchemy as sa
 
+from tiktok_etl.auth.store import TokenCipher, TokenSet, TokenStore
 from tiktok_etl.storage.accounts import Account, AccountStore, validate_account_key
 from tiktok_etl.storage.errors import AccountExists, AccountNotFound, InvalidAccountKey
 from tiktok_etl.storage.partitions import count_partition, write_partition
 from tiktok_etl.storage.rejects import read_rejects
 from tiktok_etl.storage.tables import VIDEOS
-from tiktok_etl.storage.tokens import TokenCipher, TokenSet, TokenStore
 from tiktok_etl_tests.storage.sample_rows import DAY, video_row
 
 

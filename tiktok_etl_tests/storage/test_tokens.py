@@ -11,9 +11,9 @@ import pytest
 import sqlalchemy as sa
 from cryptography.fernet import Fernet
 
+from tiktok_etl.auth.store import StoredTokens, TokenCipher, TokenSet, TokenStore
 from tiktok_etl.storage.accounts import Account, AccountStore
 from tiktok_etl.storage.errors import AccountNotFound, TokenDecryptError, TokenLockTimeout
-from tiktok_etl.storage.tokens import StoredTokens, TokenCipher, TokenSet, TokenStore
 
 NOW = datetime(2026, 11, 5, 12, 0, tzinfo=UTC)
 ACCESS = "act.SECRET-access-token-value"

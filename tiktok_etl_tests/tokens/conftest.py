@@ -10,9 +10,9 @@ import pytest
 import sqlalchemy as sa
 from cryptography.fernet import Fernet
 
-from tiktok_etl.config import DAGSTER_URL_VAR
 from tiktok_etl.runtime import Runtime
 from tiktok_etl.sandbox import SandboxApp, SandboxServer, build_sandbox
+from tiktok_etl.settings import DAGSTER_URL_VAR
 
 from .helpers import CLIENT_KEY, CLIENT_SECRET, Env, make_runtime
 

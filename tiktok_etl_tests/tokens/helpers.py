@@ -16,13 +16,13 @@ import httpx
 import pytest
 
 from tiktok_etl.api import TokenSet
-from tiktok_etl.cli_auth import auth
-from tiktok_etl.config import Settings
+from tiktok_etl.auth.provider import to_storage
+from tiktok_etl.cli.auth import auth
 from tiktok_etl.defs.resources import TikTokConnectorResource
 from tiktok_etl.runtime import Runtime, open_runtime
 from tiktok_etl.sandbox import SandboxServer
+from tiktok_etl.settings import Settings
 from tiktok_etl.storage.accounts import Account
-from tiktok_etl.token_provider import to_storage
 
 CLIENT_KEY = "test-client-key"
 CLIENT_SECRET = "test-client-secret-S3CR3T"

@@ -10,9 +10,9 @@ from collections.abc import Callable
 from typing import Any
 
 from tiktok_etl.api import BusinessClient, DisplayClient
-from tiktok_etl.config import Settings
-from tiktok_etl.connect import Connector
 from tiktok_etl.runtime import open_runtime
+from tiktok_etl.runtime.connector import Connector
+from tiktok_etl.settings import Settings
 
 
 def hit_expiry(variables: dict[str, str], account_key: str, barrier: Any) -> dict[str, Any]:

@@ -14,8 +14,8 @@ import click
 import dagster as dg
 import pytest
 
-from tiktok_etl.auth_flow import pending_path
-from tiktok_etl.cli_auth import accounts_revoke, auth
+from tiktok_etl.auth.login import pending_path
+from tiktok_etl.cli.auth import accounts_revoke, auth
 from tiktok_etl.runtime import Runtime
 from tiktok_etl.sandbox import SandboxServer
 from tiktok_etl.sandbox.tokens import TokenRejected

@@ -16,7 +16,7 @@ import dagster as dg
 import pytest
 from dagster._serdes import serialize_value
 
-from tiktok_etl.cli_auth import accounts_revoke
+from tiktok_etl.cli.auth import accounts_revoke
 from tiktok_etl.defs.assets import RAW_ASSETS
 from tiktok_etl.defs.tokens import refresh_run_config, tiktok_token_refresh_sensor
 from tiktok_etl.defs.tokens import token_refresh_job as job

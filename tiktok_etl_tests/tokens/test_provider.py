@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from tiktok_etl.api import ReauthRequired
-from tiktok_etl.auth_flow import open_connector
+from tiktok_etl.auth.login import open_connector
 from tiktok_etl.runtime import Runtime
 from tiktok_etl.sandbox import SandboxServer
 

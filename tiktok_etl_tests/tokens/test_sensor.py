@@ -9,7 +9,7 @@ import dagster as dg
 import pytest
 
 from tiktok_etl.api import TokenSet
-from tiktok_etl.config import ConfigError
+from tiktok_etl.auth.provider import to_storage
 from tiktok_etl.defs.tokens import (
     PLAN_OP,
     REFRESH_FRACTION_VAR,
@@ -19,7 +19,7 @@ from tiktok_etl.defs.tokens import (
 )
 from tiktok_etl.runtime import Runtime
 from tiktok_etl.sandbox import issue_tokens
-from tiktok_etl.token_provider import to_storage
+from tiktok_etl.settings import ConfigError
 
 from .helpers import Env, add_account
 

@@ -22,11 +22,11 @@ from tiktok_etl.api import (
     TokenSet,
     Transport,
 )
-from tiktok_etl.config import BUSINESS_API_BASE_URL, DISPLAY_API_BASE_URL, Settings
-from tiktok_etl.pipeline.sources import AccountSource
+from tiktok_etl.auth.provider import StoredTokenProvider
+from tiktok_etl.ingest.sources import AccountSource
 from tiktok_etl.runtime import Runtime
+from tiktok_etl.settings import BUSINESS_API_BASE_URL, DISPLAY_API_BASE_URL, Settings
 from tiktok_etl.storage.accounts import Account
-from tiktok_etl.token_provider import StoredTokenProvider
 
 SANDBOX_HISTORY_DAYS = 120
 

@@ -47,8 +47,8 @@ from tiktok_etl.api import (
     TransportError,
     new_state,
 )
-from tiktok_etl.connect import Connector
 from tiktok_etl.runtime import Runtime
+from tiktok_etl.runtime.connector import Connector
 from tiktok_etl.storage.accounts import (
     API_FAMILIES,
     KEYWORD_MODES,
@@ -245,8 +245,8 @@ def finish_login(
 
 def save_authorization(runtime: Runtime, pending: PendingLogin, tokens: TokenSet) -> LoginResult:
     """Register a new account, or store new tokens for an existing one and reactivate it."""
-    from tiktok_etl.accounts import register_account
-    from tiktok_etl.token_provider import to_storage
+    from tiktok_etl.auth.provider import to_storage
+    from tiktok_etl.runtime.registration import register_account
 
     existing = _check_existing(runtime, pending.account_key, pending.api)
     if existing is None:

@@ -25,10 +25,10 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from tiktok_etl.api import BusinessClient, BusinessComment, BusinessVideo, RejectedRecord
-from tiktok_etl.pipeline.outcome import FetchOutcome
-from tiktok_etl.pipeline.rows import comment_row
-from tiktok_etl.pipeline.sources import AccountSource
-from tiktok_etl.pipeline.window import DayWindow
+from tiktok_etl.ingest.fetched import FetchOutcome
+from tiktok_etl.ingest.rows import comment_row
+from tiktok_etl.ingest.sources import AccountSource
+from tiktok_etl.ingest.window import DayWindow
 from tiktok_etl.storage.comment_cache import CachedComment, CommentCache, VideoRead, VideoState
 
 log = logging.getLogger(__name__)

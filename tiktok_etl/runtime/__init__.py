@@ -16,12 +16,12 @@ from pathlib import Path
 
 import sqlalchemy as sa
 
-from tiktok_etl.config import DAGSTER_URL_VAR, ConfigError, Settings
+from tiktok_etl.auth.store import TokenCipher, TokenStore
+from tiktok_etl.settings import DAGSTER_URL_VAR, ConfigError, Settings
 from tiktok_etl.storage.accounts import AccountStore
 from tiktok_etl.storage.db import make_engine, to_psycopg2_url
 from tiktok_etl.storage.embedded import EmbeddedPostgres
 from tiktok_etl.storage.migrations import migrate
-from tiktok_etl.storage.tokens import TokenCipher, TokenStore
 
 _INSTANCE_YAML = Path(__file__).with_name("dagster_instance.yaml")
 

@@ -8,9 +8,9 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 
 from tiktok_etl.api import TokenSet
+from tiktok_etl.auth.provider import to_storage
 from tiktok_etl.runtime import Runtime, open_runtime
 from tiktok_etl.storage.accounts import Account
-from tiktok_etl.token_provider import to_storage
 
 log = logging.getLogger(__name__)
 

@@ -18,7 +18,7 @@ from typing import Any
 from dagster._serdes import ConfigurableClassData
 from dagster_postgres import DagsterPostgresStorage
 
-from tiktok_etl.config import DAGSTER_URL_VAR, Settings
+from tiktok_etl.settings import DAGSTER_URL_VAR, Settings
 from tiktok_etl.storage.db import to_psycopg2_url
 
 
@@ -33,7 +33,8 @@ def resolve_instance_url(env: Mapping[str, str] | None = None) -> str:
 
 
 class TikTokInstanceStorage(DagsterPostgresStorage):
-    """``storage: custom: {module: tiktok_etl.instance_storage, class: TikTokInstanceStorage}``."""
+    """Named in ``dagster.yaml``: ``storage: custom: {module:
+    tiktok_etl.runtime.instance_storage, class: TikTokInstanceStorage}``."""
 
     @classmethod
     def config_type(cls) -> dict:

@@ -1,6 +1,6 @@
 """``tiktok-etl``: the command line (demo, dev, env, keygen, accounts, sandbox).
 
-Commands resolve configuration through :mod:`tiktok_etl.config` and storage through
+Commands resolve configuration through :mod:`tiktok_etl.settings` and storage through
 :mod:`tiktok_etl.runtime`; configuration errors end the command with exit code 2 and a
 message naming the variable.
 """
@@ -17,8 +17,8 @@ from typing import Any, TypeVar
 
 import click
 
-from tiktok_etl import cli_auth
-from tiktok_etl.config import ConfigError, Settings
+from tiktok_etl.cli import auth as cli_auth
+from tiktok_etl.settings import ConfigError, Settings
 from tiktok_etl.storage.errors import StorageError
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -45,7 +45,7 @@ def main() -> None:
 @_friendly_errors
 def demo(days: int) -> None:
     """Embedded PostgreSQL + the simulated TikTok: register accounts, materialize, summarize."""
-    from tiktok_etl.demo import prepare_demo_environment, run_demo
+    from tiktok_etl.cli.demo import prepare_demo_environment, run_demo
 
     prepare_demo_environment(os.environ)
     run_demo(Settings.from_env(), days=days)
@@ -57,7 +57,7 @@ def demo(days: int) -> None:
 @_friendly_errors
 def dev(port: int, host: str) -> None:
     """Start the Dagster UI and daemon on the configured (or embedded) database."""
-    from tiktok_etl.demo import is_demo_home, prepare_demo_environment
+    from tiktok_etl.cli.demo import is_demo_home, prepare_demo_environment
     from tiktok_etl.runtime import open_runtime
 
     runtime = open_runtime()
@@ -77,8 +77,8 @@ def dev(port: int, host: str) -> None:
 @_friendly_errors
 def env_command() -> None:
     """Print shell exports for running plain `dagster` commands: eval "$(tiktok-etl env)"."""
-    from tiktok_etl.config import DAGSTER_URL_VAR
     from tiktok_etl.runtime import open_runtime
+    from tiktok_etl.settings import DAGSTER_URL_VAR
 
     runtime = open_runtime()
     runtime.prepare_dagster_home()
@@ -135,8 +135,8 @@ def accounts() -> None:
 @_friendly_errors
 def accounts_add(**options: Any) -> None:
     """Register an account with tokens you already hold (see `auth login` for the OAuth flow)."""
-    from tiktok_etl.accounts import register_account
     from tiktok_etl.api import TokenSet
+    from tiktok_etl.runtime.registration import register_account
 
     if not options["open_id"]:
         raise click.UsageError("--open-id is required (the open_id from the token response)")
@@ -166,7 +166,7 @@ def accounts_add(**options: Any) -> None:
 @_friendly_errors
 def accounts_list() -> None:
     """Show accounts, their status and token expiry."""
-    from tiktok_etl.accounts import describe_accounts
+    from tiktok_etl.runtime.registration import describe_accounts
 
     rows = describe_accounts()
     if not rows:
@@ -225,7 +225,7 @@ def accounts_keywords(account_key: str, keywords: str, keyword_mode: str | None)
 @_friendly_errors
 def accounts_remove(account_key: str, yes: bool) -> None:
     """Delete an account, its tokens and its partition (ingested rows stay)."""
-    from tiktok_etl.accounts import remove_account
+    from tiktok_etl.runtime.registration import remove_account
 
     if not yes:
         click.confirm(f"Remove {account_key} and its tokens?", abort=True)

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from tiktok_etl.pipeline.outcome import FetchOutcome
-from tiktok_etl.pipeline.rows import business_video_row, display_video_row
-from tiktok_etl.pipeline.sources import AccountSource
-from tiktok_etl.pipeline.window import DayWindow
+from tiktok_etl.ingest.fetched import FetchOutcome
+from tiktok_etl.ingest.rows import business_video_row, display_video_row
+from tiktok_etl.ingest.sources import AccountSource
+from tiktok_etl.ingest.window import DayWindow
 
 
 def fetch_videos(source: AccountSource, window: DayWindow, now: datetime) -> FetchOutcome:

@@ -17,10 +17,10 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from tiktok_etl.accounts import register_account
 from tiktok_etl.api import TokenSet
-from tiktok_etl.config import Settings
 from tiktok_etl.runtime import Runtime, open_runtime
+from tiktok_etl.runtime.registration import register_account
+from tiktok_etl.settings import Settings
 
 
 @dataclass(frozen=True)

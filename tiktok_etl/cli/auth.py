@@ -18,7 +18,7 @@ from typing import Any, TypeVar
 import click
 
 from tiktok_etl.api import TikTokError
-from tiktok_etl.auth_flow import (
+from tiktok_etl.auth.login import (
     LOGIN_TIMEOUT_SECONDS,
     PKCE_MODES,
     AuthFlowError,
@@ -33,7 +33,7 @@ from tiktok_etl.auth_flow import (
     run_login,
     save_pending,
 )
-from tiktok_etl.config import ConfigError
+from tiktok_etl.settings import ConfigError
 from tiktok_etl.storage.errors import StorageError
 
 F = TypeVar("F", bound=Callable[..., Any])

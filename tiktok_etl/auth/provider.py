@@ -21,9 +21,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from tiktok_etl.api import ReauthRequired, TokenSet
-from tiktok_etl.storage import tokens as stored_tokens
+from tiktok_etl.auth import store as stored_tokens
+from tiktok_etl.auth.store import StoredTokens, TokenStore
 from tiktok_etl.storage.accounts import AccountStore
-from tiktok_etl.storage.tokens import StoredTokens, TokenStore
 
 # refresh a little before the stored expiry: a request in flight must not outlive its token
 _SKEW_SECONDS = 60
