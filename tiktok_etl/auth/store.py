@@ -54,8 +54,7 @@ class TokenCipher:
         except (ValueError, TypeError, UnicodeEncodeError):
             raise ValueError(
                 f"{KEY_ENV_VAR} is not a valid Fernet key: expected 32 bytes in url-safe "
-                'base64 (44 characters). Generate one with: python -c "from '
-                'cryptography.fernet import Fernet; print(Fernet.generate_key().decode())"'
+                "base64 (44 characters). Generate one with `tiktok-etl keygen`"
             ) from None
 
     @classmethod

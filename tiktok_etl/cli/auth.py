@@ -1,27 +1,21 @@
 """``tiktok-etl auth ...`` and ``tiktok-etl accounts revoke``: connect and disconnect accounts.
 
-Wired into the main command line by ``tiktok_etl.cli``::
-
-    main.add_command(cli_auth.auth)
-    accounts.add_command(cli_auth.accounts_revoke)
-
-Output names accounts, open_ids and scopes; never a token, secret, code or PKCE verifier.
+The login flows themselves live in :mod:`tiktok_etl.auth.login`; this module only parses
+options and prints. Output names accounts, open_ids and scopes; never a token, secret, code
+or PKCE verifier.
 """
 
 from __future__ import annotations
 
 import sys
 from collections.abc import Callable
-from functools import wraps
 from typing import Any, TypeVar
 
 import click
 
-from tiktok_etl.api import TikTokError
 from tiktok_etl.auth.login import (
     LOGIN_TIMEOUT_SECONDS,
     PKCE_MODES,
-    AuthFlowError,
     LoginResult,
     begin_login,
     callback_query,
@@ -33,21 +27,9 @@ from tiktok_etl.auth.login import (
     run_login,
     save_pending,
 )
-from tiktok_etl.settings import ConfigError
-from tiktok_etl.storage.errors import StorageError
+from tiktok_etl.cli.errors import Command, Group
 
 F = TypeVar("F", bound=Callable[..., Any])
-
-
-def _friendly(fn: F) -> F:
-    @wraps(fn)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        try:
-            return fn(*args, **kwargs)
-        except (AuthFlowError, ConfigError, StorageError, TikTokError) as exc:
-            raise click.ClickException(str(exc)) from None
-
-    return wrapper  # type: ignore[return-value]
 
 
 def _keywords(value: str) -> list[str]:
@@ -101,7 +83,7 @@ def _report(result: LoginResult, requested: tuple[str, ...] | None = None) -> No
             click.echo(f"warning: not granted: {', '.join(missing)}", err=True)
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(cls=Group, context_settings={"help_option_names": ["-h", "--help"]})
 def auth() -> None:
     """Connect TikTok accounts with OAuth (state + PKCE; tokens stored encrypted)."""
 
@@ -124,7 +106,6 @@ def auth() -> None:
     show_default=True,
     help="Seconds to wait for the callback.",
 )
-@_friendly
 def auth_login(**options: Any) -> None:
     """Authorize an account in the browser; a listener on 127.0.0.1 receives the callback.
 
@@ -160,7 +141,6 @@ def auth_login(**options: Any) -> None:
     required=True,
     help="A redirect URI registered for the app; after consent the browser lands there.",
 )
-@_friendly
 def auth_url(**options: Any) -> None:
     """Print the authorize URL for a machine without a browser; finish with `auth exchange`.
 
@@ -202,7 +182,6 @@ def auth_url(**options: Any) -> None:
 )
 @click.option("--code", default=None, help="The code parameter of the callback (with --state).")
 @click.option("--state", default=None, help="The state parameter of the callback.")
-@_friendly
 def auth_exchange(
     account_key: str, callback_url: str | None, code: str | None, state: str | None
 ) -> None:
@@ -227,10 +206,9 @@ def auth_exchange(
     _report(result, pending.scopes)
 
 
-@click.command("revoke")
+@click.command("revoke", cls=Command)
 @click.argument("account_key")
 @click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
-@_friendly
 def accounts_revoke(account_key: str, yes: bool) -> None:
     """Revoke an account's authorization at TikTok and mark it revoked (its data stays)."""
     from tiktok_etl.runtime import open_runtime

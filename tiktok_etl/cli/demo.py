@@ -2,25 +2,29 @@
 
 Registers sandbox accounts of both API families (tokens issued by the simulated TikTok),
 materializes the last days of every raw asset through real Dagster runs recorded in the
-instance (so ``tiktok-etl dev`` shows them), and prints what landed.
+instance (so ``tiktok-etl dev`` shows them), and prints what landed. Dagster and rich are
+imported when the demo runs, so that loading the command line stays quick.
 """
 
 from __future__ import annotations
 
+import os
 from collections.abc import MutableMapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
+from typing import TYPE_CHECKING
 
-import dagster as dg
+import click
 import sqlalchemy as sa
-from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-from rich.table import Table
 
 from tiktok_etl.api import TokenSet
+from tiktok_etl.cli.errors import Command
 from tiktok_etl.runtime import Runtime, open_runtime
 from tiktok_etl.runtime.registration import register_account
 from tiktok_etl.settings import Settings
+
+if TYPE_CHECKING:
+    from rich.console import Console
 
 
 @dataclass(frozen=True)
@@ -82,7 +86,25 @@ def demo_days(today: date, days: int) -> list[date]:
     return [today - timedelta(days=n) for n in range(days - 1, -1, -1)]
 
 
+@click.command(cls=Command)
+@click.option("--days", default=7, show_default=True, help="Days to materialize, ending today.")
+def demo(days: int) -> None:
+    """Embedded PostgreSQL + the simulated TikTok: register accounts, materialize, summarize."""
+    prepare_demo_environment(os.environ)
+    run_demo(Settings.from_env(), days=days)
+
+
 def run_demo(settings: Settings, days: int = 7, console: Console | None = None) -> dict:
+    import dagster as dg
+    from rich.console import Console
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+    )
+
     from tiktok_etl.definitions import defs
     from tiktok_etl.defs.partitions import AccountDay
 
@@ -166,6 +188,8 @@ def summarize(engine: sa.Engine, account_keys: list[str], days: int) -> dict:
 
 
 def _print_summary(console: Console, summary: dict, days: int) -> None:
+    from rich.table import Table
+
     table = Table(title=f"rows landed, last {days} days (PostgreSQL and Parquet)")
     table.add_column("asset")
     table.add_column("account")

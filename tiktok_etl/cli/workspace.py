@@ -1,0 +1,76 @@
+"""``tiktok-etl dev``, ``env``, ``psql`` and ``keygen``: work with the configured workspace.
+
+The workspace is what :func:`tiktok_etl.runtime.open_runtime` resolves: the database
+(configured or embedded), the Dagster home and the token key. These commands start tools on
+it or print what other tools need; they hold no configuration rules of their own.
+"""
+
+from __future__ import annotations
+
+import os
+import shlex
+import sys
+
+import click
+
+from tiktok_etl.cli.demo import is_demo_home, prepare_demo_environment
+from tiktok_etl.cli.errors import Command
+
+
+@click.command(cls=Command)
+@click.option("--port", default=3000, show_default=True)
+@click.option("--host", default="127.0.0.1", show_default=True)
+def dev(port: int, host: str) -> None:
+    """Start the Dagster UI and daemon on the configured (or embedded) database."""
+    from tiktok_etl.runtime import open_runtime
+
+    runtime = open_runtime()
+    runtime.prepare_dagster_home()
+    env = runtime.child_env()
+    if is_demo_home(runtime.settings) and "TIKTOK_ETL_SANDBOX" not in os.environ:
+        prepare_demo_environment(env)
+        click.echo("this home was populated by `tiktok-etl demo`: runs use the simulated TikTok")
+    # the interpreter running us has dagster installed, whatever PATH says
+    args = [sys.executable, "-m", "dagster", "dev", "-m", "tiktok_etl.definitions"]
+    args += ["-h", host, "-p", str(port)]
+    click.echo(f"Dagster UI on http://{host}:{port} (DAGSTER_HOME={env['DAGSTER_HOME']})")
+    os.execvpe(args[0], args, env)
+
+
+@click.command("env", cls=Command)
+def env_command() -> None:
+    """Print shell exports for running plain `dagster` commands: eval "$(tiktok-etl env)"."""
+    from tiktok_etl.runtime import open_runtime
+    from tiktok_etl.settings import DAGSTER_URL_VAR
+
+    runtime = open_runtime()
+    runtime.prepare_dagster_home()
+    env = runtime.child_env()
+    for name in ("TIKTOK_ETL_HOME", "TIKTOK_ETL_DATABASE_URL", DAGSTER_URL_VAR, "DAGSTER_HOME"):
+        click.echo(f"export {name}={shlex.quote(env[name])}")
+
+
+@click.command(cls=Command, context_settings={"ignore_unknown_options": True})
+@click.argument("psql_args", nargs=-1, type=click.UNPROCESSED)
+def psql(psql_args: tuple[str, ...]) -> None:
+    """Open psql on the configured (or embedded) database; extra arguments go to psql."""
+    import shutil
+
+    from tiktok_etl.runtime import open_runtime
+    from tiktok_etl.storage.db import to_libpq_url
+    from tiktok_etl.storage.embedded import bundled_binary
+
+    runtime = open_runtime()
+    executable = bundled_binary("psql") or shutil.which("psql")
+    if executable is None:
+        raise click.ClickException("no psql found: install a PostgreSQL client")
+    url = to_libpq_url(runtime.database_url)
+    os.execv(executable, [executable, url, *psql_args])
+
+
+@click.command(cls=Command)
+def keygen() -> None:
+    """Print a new Fernet key for TIKTOK_ETL_TOKEN_KEY."""
+    from cryptography.fernet import Fernet
+
+    click.echo(Fernet.generate_key().decode())
