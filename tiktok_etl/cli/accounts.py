@@ -13,6 +13,7 @@ from typing import Any
 import click
 
 from tiktok_etl.cli.errors import Group
+from tiktok_etl.storage.accounts import KeywordMode
 
 
 @click.group(cls=Group)
@@ -101,7 +102,7 @@ def accounts_enable(account_key: str) -> None:
 @click.argument("account_key")
 @click.option("--keywords", required=True, help="Comma-separated keywords ('' clears them).")
 @click.option("--keyword-mode", type=click.Choice(["tag", "filter"]), default=None)
-def accounts_keywords(account_key: str, keywords: str, keyword_mode: str | None) -> None:
+def accounts_keywords(account_key: str, keywords: str, keyword_mode: KeywordMode | None) -> None:
     """Change an account's keywords (and mode); re-materialize sl_mentions to apply them."""
     from tiktok_etl.runtime import open_runtime
 

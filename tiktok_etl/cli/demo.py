@@ -22,6 +22,7 @@ from tiktok_etl.cli.errors import Command
 from tiktok_etl.runtime import Runtime, open_runtime
 from tiktok_etl.runtime.registration import register_account
 from tiktok_etl.settings import Settings
+from tiktok_etl.storage.accounts import ApiFamily
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -30,7 +31,7 @@ if TYPE_CHECKING:
 @dataclass(frozen=True)
 class DemoAccount:
     key: str
-    api: str
+    api: ApiFamily
     open_id: str
     keywords: tuple[str, ...]
 
@@ -162,7 +163,7 @@ def summarize(engine: sa.Engine, account_keys: list[str], days: int) -> dict:
     summary: dict[str, dict[str, dict[str, int]]] = {}
     with engine.connect() as conn:
         for table in SUMMARY_TABLES:
-            counts = dict(
+            counts: dict[str, int] = dict(
                 conn.execute(
                     sa.text(
                         f"SELECT account_key, count(*) FROM {table} WHERE account_key = ANY(:keys) "
@@ -171,7 +172,7 @@ def summarize(engine: sa.Engine, account_keys: list[str], days: int) -> dict:
                     {"keys": account_keys, "since": since},
                 ).all()
             )
-            rejects = dict(
+            rejects: dict[str, int] = dict(
                 conn.execute(
                     sa.text(
                         "SELECT account_key, count(*) FROM tiktok_rejects WHERE table_name = :t "
