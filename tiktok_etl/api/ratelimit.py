@@ -6,6 +6,11 @@ every process of an app. `RateLimiter` is the seam: the in-memory
 implement the same two methods for many. Endpoint keys are the API path
 templates (`/v2/video/list/`, `business/comment/list/`), never full URLs.
 
+A caller with a wait budget passes `acquire(endpoint, max_wait=...)`: a limiter
+that would hold the request longer raises `WaitTooLong` at once instead of
+sleeping, and every slot says how long it was held (`Slot.waited`), so the
+transport counts limiter waits towards its retry cap.
+
 Why a slot is counted when the request *completes*
 --------------------------------------------------
 The server counts a request when it *arrives*, which is some unknown time
@@ -59,6 +64,29 @@ from tiktok_etl.api.clock import Clock, SystemClock
 
 # waits shorter than this are rounded up so float noise cannot spin a loop
 _MIN_WAIT = 1e-6
+# a wait this close to `max_wait` still fits (float noise in clock arithmetic)
+_WAIT_SLACK = 1e-3
+
+
+class WaitTooLong(Exception):
+    """`acquire(..., max_wait=...)` would have to hold the request longer than `max_wait`.
+
+    Raised before any sleeping, so the caller can fail fast with its own typed error.
+    `wait` is the time still to wait, `waited` the time already spent in this `acquire`.
+    """
+
+    def __init__(
+        self, endpoint: str, *, wait: float, waited: float, max_wait: float, reason: str
+    ) -> None:
+        self.endpoint = endpoint
+        self.wait = wait
+        self.waited = waited
+        self.max_wait = max_wait
+        self.reason = reason
+        super().__init__(
+            f"{endpoint}: would wait {wait:.1f}s more ({reason}), "
+            f"beyond the {max_wait - waited:.1f}s allowed"
+        )
 
 
 class Slot:
@@ -66,13 +94,16 @@ class Slot:
 
     `release()` records the completion; it is idempotent and thread-safe. A slot
     is also a context manager that releases on exit. Limiters create slots with
-    the callback that records the completion in their own budget.
+    the callback that records the completion in their own budget, and set
+    `waited` to the time the caller spent in `acquire`.
     """
 
-    __slots__ = ("_lock", "_on_release", "_released", "endpoint")
+    __slots__ = ("_lock", "_on_release", "_released", "endpoint", "waited")
 
     def __init__(self, endpoint: str, on_release: Callable[[], None] | None = None) -> None:
         self.endpoint = endpoint
+        # seconds `acquire` held the caller before granting this slot
+        self.waited = 0.0
         self._on_release = on_release
         self._released = False
         self._lock = threading.Lock()
@@ -106,11 +137,13 @@ class Slot:
 class RateLimiter(Protocol):
     """Decides when a request to an endpoint may be sent."""
 
-    def acquire(self, endpoint: str) -> Slot:
+    def acquire(self, endpoint: str, max_wait: float | None = None) -> Slot:
         """Block until one request to `endpoint` may be sent, and occupy a slot for it.
 
         The caller must `release()` the slot once the response or error is back,
         whatever happened; the request counts against the budget until then.
+        With `max_wait`, raise `WaitTooLong` (without sleeping) as soon as the time
+        to wait is known to exceed it.
         """
         ...
 
@@ -122,7 +155,7 @@ class RateLimiter(Protocol):
 class UnlimitedLimiter:
     """Never waits. For tests and for callers that budget elsewhere."""
 
-    def acquire(self, endpoint: str) -> Slot:
+    def acquire(self, endpoint: str, max_wait: float | None = None) -> Slot:
         return Slot(endpoint)
 
     def penalize(self, endpoint: str, seconds: float) -> None:
@@ -149,7 +182,8 @@ class SlidingWindowLimiter:
     Waiting for time to pass goes through the clock, so a `ManualClock` makes the
     limiter deterministic and instant in tests. When every slot is in flight there
     is no time to wait for, only a release: that wait blocks the thread until
-    another thread releases a slot.
+    another thread releases a slot (bounded by that request's own timeout, so
+    `max_wait` does not cut it short, but it counts in `Slot.waited`).
     """
 
     def __init__(
@@ -174,15 +208,26 @@ class SlidingWindowLimiter:
     def limit_for(self, endpoint: str) -> int:
         return self.limits.get(endpoint, self.default_limit)
 
-    def acquire(self, endpoint: str) -> Slot:
+    def acquire(self, endpoint: str, max_wait: float | None = None) -> Slot:
+        start = self._clock.monotonic()
         while True:
             with self._released:
                 outcome = self._try_acquire_locked(endpoint)
                 if outcome is None:  # every slot is in flight: only a release can help
                     self._released.wait()
                     continue
-            if isinstance(outcome, Slot):
-                return outcome
+                waited = self._clock.monotonic() - start
+                if isinstance(outcome, Slot):
+                    outcome.waited = waited
+                    return outcome
+                if max_wait is not None and waited + outcome > max_wait + _WAIT_SLACK:
+                    raise WaitTooLong(
+                        endpoint,
+                        wait=outcome,
+                        waited=waited,
+                        max_wait=max_wait,
+                        reason=self._why_waiting_locked(endpoint),
+                    )
             self._clock.sleep(max(outcome, _MIN_WAIT))
 
     def try_acquire(self, endpoint: str) -> Slot | float | None:
@@ -228,6 +273,11 @@ class SlidingWindowLimiter:
         # this many completed slots must leave the window before one is free
         must_expire = budget.in_flight + len(completed) - limit + 1
         return completed[must_expire - 1] + self.window_seconds - now
+
+    def _why_waiting_locked(self, endpoint: str) -> str:
+        if self._budget_locked(endpoint).blocked_until > self._clock.monotonic():
+            return "paused: the server asked us to back off"
+        return f"its budget of {self.limit_for(endpoint)} per {self.window_seconds:g}s is spent"
 
     def _release(self, endpoint: str) -> None:
         with self._released:

@@ -6,8 +6,10 @@ rate limiter, sends, releases the slot once the answer or error is back (the
 limiter counts a request at its completion), and asks the family's envelope
 parser (`classify`) what the response means. Retryable failures wait with
 exponential backoff and full jitter, stretched to any `Retry-After` /
-`X-Rate-Limit-Reset` the server sent. It does not know any envelope, token or
-endpoint: those live in the clients.
+`X-Rate-Limit-Reset` the server sent. Every wait (backoff, server-requested,
+limiter) counts towards the policy's `max_total_wait`; one that would not fit
+fails at once with `RateLimited` (see `wait_cap`), never a silent long sleep.
+It does not know any envelope, token or endpoint: those live in the clients.
 """
 
 from __future__ import annotations
@@ -26,9 +28,10 @@ from typing import Any
 import httpx
 
 from tiktok_etl.api.clock import Clock, SystemClock
-from tiktok_etl.api.errors import RateLimited, TransportError
+from tiktok_etl.api.errors import RateLimited, TikTokError, TransportError
 from tiktok_etl.api.outcome import Outcome
-from tiktok_etl.api.ratelimit import RateLimiter, UnlimitedLimiter
+from tiktok_etl.api.ratelimit import RateLimiter, UnlimitedLimiter, WaitTooLong
+from tiktok_etl.api.wait_cap import limiter_wait_capped, seconds, server_wait_capped
 
 logger = logging.getLogger("tiktok_etl.api")
 
@@ -54,8 +57,12 @@ class RetryPolicy:
 
     The wait before retry number `n` (0 for the first retry) is drawn from
     `uniform(0, min(max_delay, base_delay * 2**n))`. A server-requested wait is
-    honoured in full (it may exceed `max_delay`); if it would push the total
-    past `max_total_wait`, the request fails instead of waiting.
+    honoured in full (it may exceed `max_delay`). `max_total_wait` caps all the
+    waiting of one request: backoff, server-requested waits and time held in the
+    rate limiter. A wait that would push the total past it fails the request at
+    once with `RateLimited`; a wait asked for on a success pauses the endpoint
+    for at most `max_total_wait`. `cap_name` is how messages name the cap (the
+    setting an operator changes).
     """
 
     max_attempts: int = 8
@@ -63,6 +70,7 @@ class RetryPolicy:
     max_delay: float = 30.0
     max_total_wait: float = 300.0
     rng: random.Random = field(default_factory=random.Random, repr=False)
+    cap_name: str = "max_total_wait"
 
     def __post_init__(self) -> None:
         if self.max_attempts < 1:
@@ -124,10 +132,16 @@ class Reply:
 
 def server_wait_hint(response: httpx.Response, now: datetime) -> float | None:
     """Seconds the server asked us to wait, from `Retry-After` or `X-Rate-Limit-*` headers."""
+    wait = server_wait(response, now)
+    return None if wait is None else wait[0]
+
+
+def server_wait(response: httpx.Response, now: datetime) -> tuple[float, str] | None:
+    """Seconds the server asked us to wait, and the header that said so."""
     retry_after = response.headers.get("retry-after")
     if retry_after:
         try:
-            return max(0.0, float(retry_after))
+            return max(0.0, float(retry_after)), "Retry-After"
         except ValueError:
             pass
         try:
@@ -135,7 +149,7 @@ def server_wait_hint(response: httpx.Response, now: datetime) -> float | None:
         except (TypeError, ValueError):
             when = None
         if when is not None and when.tzinfo is not None:
-            return max(0.0, (when - now).total_seconds())
+            return max(0.0, (when - now).total_seconds()), "Retry-After"
     remaining = response.headers.get("x-rate-limit-remaining")
     reset = response.headers.get("x-rate-limit-reset")
     if reset and (response.status_code == 429 or (remaining or "").strip() == "0"):
@@ -148,7 +162,7 @@ def server_wait_hint(response: httpx.Response, now: datetime) -> float | None:
             value /= 1000.0
         if value > 1e9:
             value -= now.timestamp()
-        return max(0.0, value)
+        return max(0.0, value), "X-Rate-Limit-Reset"
     return None
 
 
@@ -208,12 +222,32 @@ class Transport:
         """
         policy = self.retry
         path = httpx.URL(url).path
+        # every second this request spends waiting (backoff, server asked, limiter)
         waited = 0.0
+        last_error: TikTokError | None = None
         for attempt in itertools.count(1):
             hint: float | None = None
+            hint_source = ""
             failure: httpx.TransportError | None = None
+            try:
+                slot = self.limiter.acquire(
+                    endpoint, max_wait=max(0.0, policy.max_total_wait - waited)
+                )
+            except WaitTooLong as exc:
+                error = limiter_wait_capped(
+                    last_error,
+                    endpoint=endpoint,
+                    method=method,
+                    wait=exc.wait,
+                    reason=exc.reason,
+                    cap=policy.max_total_wait,
+                    cap_name=policy.cap_name,
+                    waited=waited + exc.waited,
+                )
+                logger.warning("%s", error)
+                raise error from last_error
+            waited += slot.waited
             # the slot is released when the answer (or any error) is back: see ratelimit
-            slot = self.limiter.acquire(endpoint)
             try:
                 self.stats.record_request(endpoint)
                 response = self._client.request(
@@ -232,15 +266,18 @@ class Transport:
                 logger.debug(
                     "%s %s -> %s (attempt %d)", method, path, response.status_code, attempt
                 )
-                hint = server_wait_hint(response, self.clock.now())
+                server_asked = server_wait(response, self.clock.now())
+                if server_asked is not None:
+                    hint, hint_source = server_asked
                 outcome = classify(response, endpoint)
                 if outcome.ok:
                     if hint:
-                        self.limiter.penalize(endpoint, hint)
+                        self._pause_after_success(method, path, endpoint, hint, hint_source)
                     return Reply(response, outcome.payload, attempt)
 
             error = outcome.error
             assert error is not None
+            last_error = error
             if outcome.throttled:
                 self.stats.record_rate_limited()
                 if isinstance(error, RateLimited) and hint is not None:
@@ -256,6 +293,19 @@ class Transport:
                     type(error).__name__,
                 )
                 raise error
+            if hint is not None and waited + hint > policy.max_total_wait:
+                capped = server_wait_capped(
+                    error,
+                    endpoint=endpoint,
+                    method=method,
+                    asked=hint,
+                    source=hint_source,
+                    cap=policy.max_total_wait,
+                    cap_name=policy.cap_name,
+                    waited=waited,
+                )
+                logger.warning("%s", capped)
+                raise capped from error
             delay = max(policy.backoff(attempt - 1), hint or 0.0)
             if attempt >= policy.max_attempts or waited + delay > policy.max_total_wait:
                 logger.warning(
@@ -281,6 +331,24 @@ class Transport:
             self.clock.sleep(delay)
             waited += delay
         raise AssertionError("unreachable")  # pragma: no cover
+
+    def _pause_after_success(
+        self, method: str, path: str, endpoint: str, hint: float, source: str
+    ) -> None:
+        """Honour a wait sent with a success, but never pause the endpoint beyond the cap."""
+        cap = self.retry.max_total_wait
+        if hint > cap:
+            logger.warning(
+                "%s %s: the server asked to pause for %s (%s) after a success; pausing "
+                "for the %s retry wait cap (%s) instead",
+                method,
+                path,
+                seconds(hint),
+                source,
+                seconds(cap),
+                self.retry.cap_name,
+            )
+        self.limiter.penalize(endpoint, min(hint, cap))
 
     def close(self) -> None:
         if self._owns_client:

@@ -61,6 +61,7 @@ class Connector:
         retry = RetryPolicy(
             max_total_wait=float(settings.max_retry_seconds),
             base_delay=min(0.5, settings.max_retry_seconds / 8),
+            cap_name="TIKTOK_ETL_MAX_RETRY_SECONDS",
         )
         transport = Transport(
             http_transport=http_transport or _sandbox_transport(settings),

@@ -48,7 +48,7 @@ class SpyLimiter:
         self.penalties: list[tuple[str, float]] = []
         self.events: list[str] = []
 
-    def acquire(self, endpoint: str) -> Slot:
+    def acquire(self, endpoint: str, max_wait: float | None = None) -> Slot:
         self.acquired.append(endpoint)
         self.events.append("acquire")
         return Slot(endpoint, lambda: self.events.append("release"))
