@@ -8,19 +8,18 @@ should declare those types (:data:`HIVE_PARTITIONING_SCHEMA`; DuckDB:
 ``hive_types = {'account': VARCHAR, 'date': DATE}``): an all-digit account key would
 otherwise be inferred as a number.
 
-A file is written under a temporary name next to its final path (ending in ``.tmp`` and
-starting with a dot, so no reader globbing ``*.parquet`` picks it up) and then renamed:
-``os.replace`` locally (atomic), ``FileSystem.move`` on object stores (the best they
-offer). An empty partition writes an empty file with the schema, so a re-run that finds
-nothing replaces stale data. ``root`` is a local path or a URL pyarrow understands.
+A file appears whole or not at all (:mod:`tiktok_etl.storage.whole_files`): on a local disk it
+is written under a temporary dot name, fsynced and renamed; on an object store it is written
+once, to its final key (an S3 PUT is atomic; a rename there would be a copy and a delete).
+A failed write leaves the previous file and nothing else. An empty partition writes an empty
+file with the schema, so a re-run that finds nothing replaces stale data. ``root`` is a local
+path or a URL pyarrow understands (``s3://bucket/prefix``: credentials, endpoint and region
+come from the standard AWS environment).
 """
 
 from __future__ import annotations
 
-import contextlib
 import json
-import os
-import uuid
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import date
 from typing import Any
@@ -31,6 +30,7 @@ import pyarrow.parquet as pq
 
 from tiktok_etl.storage.coercion import prepare_rows
 from tiktok_etl.storage.tables import TableSpec
+from tiktok_etl.storage.whole_files import StoreKind, open_store, writing_whole
 
 FILE_NAME = "part-0.parquet"
 HIVE_PARTITIONING_SCHEMA = pa.schema([("account", pa.string()), ("date", pa.date32())])
@@ -73,10 +73,8 @@ def partition_path(root: str, spec: TableSpec, account_key: str, day: date) -> s
 
 def _filesystem(root: str) -> tuple[pafs.FileSystem, str, bool]:
     """The filesystem, the root's path on it, and whether it is local."""
-    if "://" not in root:
-        return pafs.LocalFileSystem(), os.path.abspath(root), True
-    filesystem, path = pafs.FileSystem.from_uri(root)
-    return filesystem, path, isinstance(filesystem, pafs.LocalFileSystem)
+    store = open_store(root)
+    return store.filesystem, store.base, store.kind is StoreKind.LOCAL
 
 
 def write_parquet_partition(
@@ -92,30 +90,14 @@ def write_parquet_batches(
 ) -> str:
     """Replace the partition's file with ``batches`` (tables with the spec's columns, the
     partition columns optional), streamed one row group per batch so a large partition
-    never sits in memory whole. Written to a temporary name, then renamed."""
+    never sits in memory whole. The file appears whole or not at all (see the module)."""
     schema = file_schema(spec)
-    filesystem, base, local = _filesystem(root)
-    directory = partition_dir(base, spec, account_key, day)
-    final = f"{directory}/{FILE_NAME}"
-    temporary = f"{directory}/.{FILE_NAME}.{uuid.uuid4().hex}.tmp"
-    filesystem.create_dir(directory, recursive=True)
-    try:
-        with pq.ParquetWriter(temporary, schema, filesystem=filesystem) as writer:
-            for batch in batches:
-                writer.write_table(batch.select(schema.names).cast(schema))
-        if local:
-            os.replace(temporary, final)
-        else:
-            filesystem.move(temporary, final)
-    except BaseException:
-        _delete_quietly(filesystem, temporary)
-        raise
+    store = open_store(root)
+    final = f"{partition_dir(store.base, spec, account_key, day)}/{FILE_NAME}"
+    with writing_whole(store, final) as sink, pq.ParquetWriter(sink, schema) as writer:
+        for batch in batches:
+            writer.write_table(batch.select(schema.names).cast(schema))
     return partition_path(root, spec, account_key, day)
-
-
-def _delete_quietly(filesystem: pafs.FileSystem, path: str) -> None:
-    with contextlib.suppress(OSError):
-        filesystem.delete_file(path)
 
 
 def _read_table(root: str, spec: TableSpec, account_key: str, day: date) -> pa.Table | None:
