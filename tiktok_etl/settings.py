@@ -1,9 +1,16 @@
-"""The configuration contract: environment variables, parsed and validated in one place.
+"""The configuration contract: every environment variable, declared once.
 
-Every setting the project reads from the environment is declared in ``VARIABLES``; the
-README's configuration table is checked against it by a test. Parsing happens when a
-command or a Dagster resource starts, never at import time, and an invalid value fails
-with a :class:`ConfigError` that names the variable (and never echoes a secret's value).
+Each setting is one ``setting(...)`` entry in the body of :class:`Settings`: its variable,
+its Python type (the annotation), its meaning, its default (written as it would be in the
+environment), its validator, whether it is a secret and its connector-resource field.
+Everything else is derived from that table (:data:`SETTINGS`): :meth:`Settings.from_env`,
+the typed fields of ``defs.resources.TikTokConnectorResource``, the variables ``tiktok-etl
+env`` prints, and the README's configuration table (:func:`markdown_table`, checked by a
+test). Add a setting here and regenerate the README table; nothing else declares it.
+
+Parsing happens when a command or a Dagster resource starts, never at import time. An
+invalid value fails with a one-line :class:`ConfigError` that names the variable and never
+echoes a secret's value. This module must not import the rest of the project.
 """
 
 from __future__ import annotations
@@ -11,15 +18,14 @@ from __future__ import annotations
 import math
 import os
 import re
-from collections.abc import Mapping
-from dataclasses import dataclass, field
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
+from string import Template
+from types import NoneType, UnionType
+from typing import Any, get_args, get_type_hints
 from urllib.parse import urlsplit
 
-DISPLAY_API_BASE_URL = "https://open.tiktokapis.com"
-BUSINESS_API_BASE_URL = "https://business-api.tiktok.com/open_api/v1.3"
-AUTHORIZE_URL = "https://www.tiktok.com/v2/auth/authorize/"
-DEFAULT_RATE_LIMIT_PER_MINUTE = 600
 DAGSTER_URL_VAR = "TIKTOK_ETL_DAGSTER_PG_URL"
 
 
@@ -27,210 +33,307 @@ class ConfigError(ValueError):
     """A setting is missing or invalid; the message names the variable and how to fix it."""
 
 
-@dataclass(frozen=True)
-class Variable:
-    name: str
-    meaning: str
-    default: str
-    secret: bool = False
+class Invalid(ValueError):
+    """Raised by a validator: what the value must be, and what it was if that is safe to show.
+
+    ``expected`` may refer to the setting's default as ``{default}``.
+    """
+
+    def __init__(self, expected: str, observed: str | None = None) -> None:
+        super().__init__(expected)
+        self.expected = expected
+        self.observed = observed
 
 
-VARIABLES: tuple[Variable, ...] = (
-    Variable(
-        "TIKTOK_CLIENT_KEY",
-        "Display API (Login Kit) app client key",
-        "required for live display accounts",
-    ),
-    Variable(
-        "TIKTOK_CLIENT_SECRET",
-        "Display API app client secret",
-        "required for live display accounts",
-        secret=True,
-    ),
-    Variable(
-        "TIKTOK_BUSINESS_APP_ID", "Business API app id", "required for live business accounts"
-    ),
-    Variable(
-        "TIKTOK_BUSINESS_APP_SECRET",
-        "Business API app secret",
-        "required for live business accounts",
-        secret=True,
-    ),
-    Variable("TIKTOK_API_BASE_URL", "Display API host", DISPLAY_API_BASE_URL),
-    Variable("TIKTOK_BUSINESS_API_BASE_URL", "Business API root", BUSINESS_API_BASE_URL),
-    Variable("TIKTOK_AUTHORIZE_URL", "OAuth authorize page (both families)", AUTHORIZE_URL),
-    Variable(
-        "TIKTOK_ETL_DATABASE_URL",
-        "PostgreSQL for data, accounts, tokens and the Dagster instance",
-        "unset: embedded PostgreSQL under the home directory",
-        secret=True,
-    ),
-    Variable(
-        "TIKTOK_ETL_HOME",
-        "local state (embedded database, generated key, Dagster home)",
-        "./.tiktok_etl",
-    ),
-    Variable(
-        "TIKTOK_ETL_PARQUET_ROOT",
-        "Parquet dataset root (local path or object-store URL)",
-        "$TIKTOK_ETL_HOME/parquet",
-    ),
-    Variable(
-        "TIKTOK_ETL_TOKEN_KEY",
-        "Fernet key that encrypts tokens at rest",
-        "generated into $TIKTOK_ETL_HOME/token.key (0600)",
-        secret=True,
-    ),
-    Variable(
-        "TIKTOK_ETL_SANDBOX",
-        "`1`: talk to the built-in simulated TikTok instead of the real API",
-        "unset",
-    ),
-    Variable(
-        "TIKTOK_ETL_RATE_LIMIT_PER_MINUTE",
-        "requests per endpoint per sliding minute, per process",
-        str(DEFAULT_RATE_LIMIT_PER_MINUTE),
-    ),
-    Variable("TIKTOK_ETL_LOOKBACK_DAYS", "days the daily schedule re-materializes", "7"),
-    Variable(
-        "TIKTOK_ETL_MAX_RETRY_SECONDS",
-        "cap on the total time one request waits across its retries",
-        "300",
-    ),
-    Variable(
-        "TIKTOK_ETL_REFRESH_FRACTION",
-        "the token sensor refreshes an access token once less than this share of the "
-        "lifetime TikTok reported is left (0 < f < 1)",
-        "0.25",
-    ),
-    Variable(
-        DAGSTER_URL_VAR,
-        "PostgreSQL for the Dagster instance, if not the data database",
-        "derived from TIKTOK_ETL_DATABASE_URL (or the embedded server)",
-        secret=True,
-    ),
-    Variable("TIKTOK_ETL_COMMENT_WORKERS", "videos whose comments are read concurrently", "8"),
-)
+def text(raw: str) -> str:
+    return raw.strip()
 
 
-def markdown_table() -> str:
-    """The README's configuration table, generated from :data:`VARIABLES`."""
-    lines = ["| variable | meaning | default |", "|---|---|---|"]
-    for v in VARIABLES:
-        default = v.default if " " in v.default or v.default == "unset" else f"`{v.default}`"
-        lines.append(f"| `{v.name}` | {v.meaning} | {default} |")
-    return "\n".join(lines) + "\n"
-
-
-_TRUE = {"1", "true", "yes", "on"}
-_FALSE = {"", "0", "false", "no", "off"}
-
-
-def _http_url(env: Mapping[str, str], name: str, default: str, *, strip: bool = True) -> str:
-    value = env.get(name, "").strip() or default
-    parts = urlsplit(value)
-    if parts.scheme not in ("http", "https") or not parts.netloc:
-        raise ConfigError(f"{name} must be an http(s) URL such as {default!r}; got {value!r}")
-    # API roots are joined with paths; the authorize page is used as given (slash included)
-    return value.rstrip("/") if strip else value
-
-
-def _fraction(env: Mapping[str, str], name: str, default: float) -> float:
-    raw = env.get(name, "").strip()
-    if not raw:
-        return default
-    try:
-        value = float(raw)
-    except ValueError:
-        value = math.nan
-    if not (math.isfinite(value) and 0 < value < 1):
-        raise ConfigError(f"{name} must be a number between 0 and 1 (exclusive); got {raw!r}")
-    return value
-
-
-def _flag(env: Mapping[str, str], name: str) -> bool:
-    value = env.get(name, "").strip().lower()
-    if value in _TRUE:
-        return True
-    if value in _FALSE:
-        return False
-    raise ConfigError(f"{name} must be 1 or 0 (true/false); got {value!r}")
-
-
-def _positive_int(env: Mapping[str, str], name: str, default: int) -> int:
-    raw = env.get(name, "").strip()
-    if not raw:
-        return default
-    if not re.fullmatch(r"\d+", raw) or int(raw) <= 0:
-        raise ConfigError(f"{name} must be a positive integer; got {raw!r}")
-    return int(raw)
-
-
-def _database_url(env: Mapping[str, str]) -> str | None:
-    raw = env.get("TIKTOK_ETL_DATABASE_URL", "").strip()
-    if not raw:
-        return None
-    scheme = urlsplit(raw).scheme
-    if not (scheme.startswith("postgresql") or scheme == "postgres"):
-        # do not echo the URL: it may hold a password
-        raise ConfigError(
-            "TIKTOK_ETL_DATABASE_URL must be a PostgreSQL URL "
-            f"(postgresql://user:password@host:5432/dbname); got a {scheme or 'schemeless'!r} URL"
-        )
+def verbatim(raw: str) -> str:
+    """App credentials are used exactly as TikTok issued them."""
     return raw
 
 
-@dataclass(frozen=True)
-class Settings:
-    """Validated settings. Build with :meth:`from_env`; secrets are excluded from ``repr``."""
+def directory(raw: str) -> Path:
+    return Path(raw.strip()).expanduser().resolve()
 
-    home: Path
-    parquet_root: str
-    database_url: str | None = field(default=None, repr=False)
-    token_key: str | None = field(default=None, repr=False)
-    sandbox: bool = False
-    display_client_key: str | None = None
-    display_client_secret: str | None = field(default=None, repr=False)
-    business_app_id: str | None = None
-    business_app_secret: str | None = field(default=None, repr=False)
-    display_api_base_url: str = DISPLAY_API_BASE_URL
-    business_api_base_url: str = BUSINESS_API_BASE_URL
-    authorize_url: str = AUTHORIZE_URL
-    rate_limit_per_minute: int = DEFAULT_RATE_LIMIT_PER_MINUTE
-    lookback_days: int = 7
-    comment_workers: int = 8
-    max_retry_seconds: int = 300
-    refresh_fraction: float = 0.25
+
+def positive_int(raw: str) -> int:
+    value = raw.strip()
+    if not re.fullmatch(r"\d+", value) or int(value) <= 0:
+        raise Invalid("a positive integer")
+    return int(value)
+
+
+def fraction(raw: str) -> float:
+    try:
+        value = float(raw.strip())
+    except ValueError:
+        value = math.nan
+    if not (math.isfinite(value) and 0 < value < 1):
+        raise Invalid("a number between 0 and 1 (exclusive)")
+    return value
+
+
+def flag(raw: str) -> bool:
+    value = raw.strip().lower()
+    if value in {"", "0", "false", "no", "off"}:
+        return False
+    if value in {"1", "true", "yes", "on"}:
+        return True
+    raise Invalid("1 or 0 (true/false)", repr(value))
+
+
+def _checked_http_url(raw: str) -> str:
+    value = raw.strip()
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise Invalid("an http(s) URL such as {default!r}")
+    return value
+
+
+def api_root(raw: str) -> str:
+    """An API root, joined with paths (so without a trailing slash)."""
+    return _checked_http_url(raw).rstrip("/")
+
+
+def page_url(raw: str) -> str:
+    """A page used as given (the authorize page keeps its trailing slash)."""
+    return _checked_http_url(raw)
+
+
+def postgres_url(raw: str) -> str:
+    value = raw.strip()
+    scheme = urlsplit(value).scheme
+    if not (scheme.startswith("postgresql") or scheme == "postgres"):
+        # the URL may hold a password: show only its scheme
+        raise Invalid(
+            "a PostgreSQL URL (postgresql://user:password@host:5432/dbname)",
+            f"a {scheme or 'schemeless'!r} URL",
+        )
+    return value
+
+
+@dataclass(frozen=True)
+class Setting:
+    """One entry of the configuration table (see :func:`setting`)."""
+
+    variable: str
+    description: str
+    parse: Callable[[str], Any]
+    default: str | None
+    unset: str | None
+    secret: bool
+    resource_field: str | None
+    shell_export: bool
+    attribute: str = ""
+    python_type: type = str
+
+    @property
+    def documented_default(self) -> str:
+        if self.unset is not None:
+            return self.unset
+        return "unset" if self.default is None else f"`{self.default}`"
+
+    def read(self, raw: str, defaults: Mapping[str, str]) -> Any:
+        """The typed value of ``raw`` (blank: the default, which may name earlier settings)."""
+        if not raw.strip():
+            if self.default is None:
+                return None
+            raw = Template(self.default).substitute(defaults)
+        try:
+            return self.parse(raw)
+        except Invalid as exc:
+            problem = f"{self.variable} must be {exc.expected.format(default=self.default)}"
+            observed = exc.observed
+            if observed is None and not self.secret:
+                observed = repr(raw.strip())
+            raise ConfigError(f"{problem}; got {observed}" if observed else problem) from None
+
+    def to_env(self, value: Any) -> str:
+        """``value`` written back as this setting's environment text."""
+        if isinstance(value, bool):
+            return "1" if value else "0"
+        return str(value)
+
+
+def setting(
+    variable: str,
+    description: str,
+    *,
+    parse: Callable[[str], Any] = text,
+    default: str | None = None,
+    unset: str | None = None,
+    secret: bool = False,
+    resource_field: str | None = None,
+    in_resource: bool = True,
+    shell_export: bool = False,
+) -> Any:
+    """Declare a :class:`Settings` attribute read from ``variable``.
+
+    ``default`` is the environment text used when the variable is unset or blank (it may
+    name an earlier setting, e.g. ``$TIKTOK_ETL_HOME/parquet``); ``None`` means no value.
+    ``unset`` is the README's wording for the default when it is not that literal text.
+    ``resource_field`` names the connector-resource field (default: the attribute name);
+    ``in_resource=False`` leaves the setting out of the resource. ``shell_export`` puts it
+    in ``tiktok-etl env``. A secret is excluded from ``repr`` and never shown in an error.
+    """
+    entry = Setting(
+        variable=variable,
+        description=description,
+        parse=parse,
+        default=default,
+        unset=unset,
+        secret=secret,
+        # "": the attribute's name, filled in when the table is built
+        resource_field=(resource_field or "") if in_resource else None,
+        shell_export=shell_export,
+    )
+    return field(repr=not secret, metadata={"setting": entry})
+
+
+@dataclass(frozen=True, kw_only=True)
+class Settings:
+    """Validated settings, one attribute per variable. Build with :meth:`from_env`."""
+
+    display_client_key: str | None = setting(
+        "TIKTOK_CLIENT_KEY",
+        "Display API (Login Kit) app client key",
+        parse=verbatim,
+        unset="required for live display accounts",
+        resource_field="client_key",
+    )
+    display_client_secret: str | None = setting(
+        "TIKTOK_CLIENT_SECRET",
+        "Display API app client secret",
+        parse=verbatim,
+        unset="required for live display accounts",
+        secret=True,
+        resource_field="client_secret",
+    )
+    business_app_id: str | None = setting(
+        "TIKTOK_BUSINESS_APP_ID",
+        "Business API app id",
+        parse=verbatim,
+        unset="required for live business accounts",
+    )
+    business_app_secret: str | None = setting(
+        "TIKTOK_BUSINESS_APP_SECRET",
+        "Business API app secret",
+        parse=verbatim,
+        unset="required for live business accounts",
+        secret=True,
+    )
+    display_api_base_url: str = setting(
+        "TIKTOK_API_BASE_URL",
+        "Display API host",
+        parse=api_root,
+        default="https://open.tiktokapis.com",
+        resource_field="api_base_url",
+    )
+    business_api_base_url: str = setting(
+        "TIKTOK_BUSINESS_API_BASE_URL",
+        "Business API root",
+        parse=api_root,
+        default="https://business-api.tiktok.com/open_api/v1.3",
+    )
+    authorize_url: str = setting(
+        "TIKTOK_AUTHORIZE_URL",
+        "OAuth authorize page (both families)",
+        parse=page_url,
+        default="https://www.tiktok.com/v2/auth/authorize/",
+    )
+    database_url: str | None = setting(
+        "TIKTOK_ETL_DATABASE_URL",
+        "PostgreSQL for data, accounts, tokens and the Dagster instance",
+        parse=postgres_url,
+        unset="unset: embedded PostgreSQL under the home directory",
+        secret=True,
+        shell_export=True,
+    )
+    # setting() returns a dataclasses.Field, like field()
+    home: Path = setting(  # noqa: RUF009
+        "TIKTOK_ETL_HOME",
+        "local state (embedded database, generated key, Dagster home)",
+        parse=directory,
+        default="./.tiktok_etl",
+        shell_export=True,
+    )
+    parquet_root: str = setting(
+        "TIKTOK_ETL_PARQUET_ROOT",
+        "Parquet dataset root (local path or object-store URL)",
+        default="$TIKTOK_ETL_HOME/parquet",
+    )
+    token_key: str | None = setting(
+        "TIKTOK_ETL_TOKEN_KEY",
+        "Fernet key that encrypts tokens at rest",
+        unset="generated into $TIKTOK_ETL_HOME/token.key (0600)",
+        secret=True,
+    )
+    sandbox: bool = setting(
+        "TIKTOK_ETL_SANDBOX",
+        "`1`: talk to the built-in simulated TikTok instead of the real API",
+        parse=flag,
+        default="0",
+        unset="unset",
+    )
+    rate_limit_per_minute: int = setting(
+        "TIKTOK_ETL_RATE_LIMIT_PER_MINUTE",
+        "requests per endpoint per sliding minute, per process",
+        parse=positive_int,
+        default="600",
+    )
+    lookback_days: int = setting(
+        "TIKTOK_ETL_LOOKBACK_DAYS",
+        "days the daily schedule re-materializes",
+        parse=positive_int,
+        default="7",
+    )
+    max_retry_seconds: int = setting(
+        "TIKTOK_ETL_MAX_RETRY_SECONDS",
+        "cap on the total time one request waits across its retries",
+        parse=positive_int,
+        default="300",
+    )
+    refresh_fraction: float = setting(
+        "TIKTOK_ETL_REFRESH_FRACTION",
+        "the token sensor refreshes an access token once less than this share of the "
+        "lifetime TikTok reported is left (0 < f < 1)",
+        parse=fraction,
+        default="0.25",
+    )
+    # read by the Dagster instance storage before any resource exists
+    dagster_database_url: str | None = setting(
+        DAGSTER_URL_VAR,
+        "PostgreSQL for the Dagster instance, if not the data database",
+        unset="derived from TIKTOK_ETL_DATABASE_URL (or the embedded server)",
+        secret=True,
+        in_resource=False,
+        shell_export=True,
+    )
+    comment_workers: int = setting(
+        "TIKTOK_ETL_COMMENT_WORKERS",
+        "videos whose comments are read concurrently",
+        parse=positive_int,
+        default="8",
+    )
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
         env = os.environ if env is None else env
-        home = Path(env.get("TIKTOK_ETL_HOME", "").strip() or "./.tiktok_etl").expanduser()
-        home = home.resolve()
-        parquet_root = env.get("TIKTOK_ETL_PARQUET_ROOT", "").strip() or str(home / "parquet")
-        return cls(
-            home=home,
-            parquet_root=parquet_root,
-            database_url=_database_url(env),
-            token_key=env.get("TIKTOK_ETL_TOKEN_KEY", "").strip() or None,
-            sandbox=_flag(env, "TIKTOK_ETL_SANDBOX"),
-            display_client_key=env.get("TIKTOK_CLIENT_KEY") or None,
-            display_client_secret=env.get("TIKTOK_CLIENT_SECRET") or None,
-            business_app_id=env.get("TIKTOK_BUSINESS_APP_ID") or None,
-            business_app_secret=env.get("TIKTOK_BUSINESS_APP_SECRET") or None,
-            display_api_base_url=_http_url(env, "TIKTOK_API_BASE_URL", DISPLAY_API_BASE_URL),
-            business_api_base_url=_http_url(
-                env, "TIKTOK_BUSINESS_API_BASE_URL", BUSINESS_API_BASE_URL
-            ),
-            authorize_url=_http_url(env, "TIKTOK_AUTHORIZE_URL", AUTHORIZE_URL, strip=False),
-            rate_limit_per_minute=_positive_int(
-                env, "TIKTOK_ETL_RATE_LIMIT_PER_MINUTE", DEFAULT_RATE_LIMIT_PER_MINUTE
-            ),
-            lookback_days=_positive_int(env, "TIKTOK_ETL_LOOKBACK_DAYS", 7),
-            comment_workers=_positive_int(env, "TIKTOK_ETL_COMMENT_WORKERS", 8),
-            max_retry_seconds=_positive_int(env, "TIKTOK_ETL_MAX_RETRY_SECONDS", 300),
-            refresh_fraction=_fraction(env, "TIKTOK_ETL_REFRESH_FRACTION", 0.25),
-        )
+        values: dict[str, Any] = {}
+        resolved: dict[str, str] = {}
+        for entry in SETTINGS:
+            value = entry.read(env.get(entry.variable, ""), resolved)
+            values[entry.attribute] = value
+            if value is not None:
+                resolved[entry.variable] = str(value)
+        return cls(**values)
+
+    @staticmethod
+    def default_of(attribute: str) -> Any:
+        """The typed default of ``attribute`` (None when unset means no value)."""
+        return _by_attribute()[attribute].read("", {})
 
     def require_app_credentials(self, api: str) -> tuple[str, str]:
         """The app credentials a live account of ``api`` needs, or a ConfigError naming them."""
@@ -248,3 +351,53 @@ class Settings:
                 "(or set TIKTOK_ETL_SANDBOX=1 to use the built-in simulated TikTok)"
             )
         return key, secret
+
+
+def _value_type(annotation: Any) -> type:
+    """``int`` for ``int``, ``str`` for ``str | None``."""
+    if isinstance(annotation, UnionType):
+        (inner,) = (arg for arg in get_args(annotation) if arg is not NoneType)
+        return _value_type(inner)
+    if not isinstance(annotation, type):
+        raise TypeError(f"a setting's type must be a class or `X | None`; got {annotation!r}")
+    return annotation
+
+
+def _table() -> tuple[Setting, ...]:
+    hints = get_type_hints(Settings)
+    entries = []
+    for f in fields(Settings):
+        entry: Setting = f.metadata["setting"]
+        resource_field = f.name if entry.resource_field == "" else entry.resource_field
+        entries.append(
+            replace(
+                entry,
+                attribute=f.name,
+                python_type=_value_type(hints[f.name]),
+                resource_field=resource_field,
+            )
+        )
+    return tuple(entries)
+
+
+SETTINGS: tuple[Setting, ...] = _table()
+
+
+def _by_attribute() -> dict[str, Setting]:
+    return {entry.attribute: entry for entry in SETTINGS}
+
+
+def setting_for(variable: str) -> Setting:
+    """The table entry of ``variable``."""
+    for entry in SETTINGS:
+        if entry.variable == variable:
+            return entry
+    raise KeyError(variable)
+
+
+def markdown_table() -> str:
+    """The README's configuration table, generated from :data:`SETTINGS`."""
+    lines = ["| variable | meaning | default |", "|---|---|---|"]
+    for entry in SETTINGS:
+        lines.append(f"| `{entry.variable}` | {entry.description} | {entry.documented_default} |")
+    return "\n".join(lines) + "\n"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from tiktok_etl.settings import VARIABLES, markdown_table
+from tiktok_etl.settings import SETTINGS, markdown_table
 
 ROOT = Path(__file__).resolve().parents[1]
 README = (ROOT / "README.md").read_text(encoding="utf-8")
@@ -22,8 +22,8 @@ def test_configuration_table_is_generated_from_the_contract() -> None:
 
 
 def test_every_contract_variable_is_documented() -> None:
-    for variable in VARIABLES:
-        assert f"`{variable.name}`" in README
+    for entry in SETTINGS:
+        assert f"`{entry.variable}`" in README
 
 
 def test_the_two_commands_are_there_and_ci_runs_the_test_command() -> None:

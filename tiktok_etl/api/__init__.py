@@ -6,13 +6,9 @@ OAuth flows (`DisplayOAuth`, `BusinessOAuth`). Records come back as typed,
 lossless models; errors as typed exceptions that never contain secrets.
 """
 
-from tiktok_etl.api.business import (
-    BUSINESS_BASE_URL,
-    BusinessClient,
-    CommentRequest,
-)
+from tiktok_etl.api.business import BusinessClient, CommentRequest
 from tiktok_etl.api.clock import Clock, ManualClock, SystemClock
-from tiktok_etl.api.display import DISPLAY_BASE_URL, DisplayClient, user_fields_for_scopes
+from tiktok_etl.api.display import DisplayClient, user_fields_for_scopes
 from tiktok_etl.api.errors import (
     ApiError,
     OAuthError,
@@ -32,7 +28,7 @@ from tiktok_etl.api.models import (
     DisplayVideo,
     TikTokRecord,
 )
-from tiktok_etl.api.oauth import AUTHORIZE_URL, BusinessOAuth, DisplayOAuth, parse_callback
+from tiktok_etl.api.oauth import BusinessOAuth, DisplayOAuth, parse_callback
 from tiktok_etl.api.outcome import Outcome
 from tiktok_etl.api.pagination import FetchResult, Page, RejectedRecord, collect, iter_pages
 from tiktok_etl.api.pkce import PkcePair, new_state
@@ -48,9 +44,6 @@ from tiktok_etl.api.tokens import (
 from tiktok_etl.api.transport import Reply, RequestStats, RetryPolicy, Transport
 
 __all__ = [
-    "AUTHORIZE_URL",
-    "BUSINESS_BASE_URL",
-    "DISPLAY_BASE_URL",
     "ApiError",
     "BusinessClient",
     "BusinessComment",

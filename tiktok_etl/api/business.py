@@ -30,8 +30,6 @@ from tiktok_etl.api.tokens import TokenProvider
 from tiktok_etl.api.transport import Transport
 from tiktok_etl.api.windows import check_window, in_window
 
-BUSINESS_BASE_URL = "https://business-api.tiktok.com/open_api/v1.3"
-
 PROFILE = "business/get/"
 VIDEO_LIST = "business/video/list/"
 COMMENT_LIST = "business/comment/list/"
@@ -102,7 +100,8 @@ class BusinessClient:
     """Reads and manages one Business account's videos and comments.
 
     Example:
-        client = BusinessClient(transport, provider, business_id=tokens.open_id)
+        client = BusinessClient(transport, provider, tokens.open_id,
+                                base_url="https://business-api.tiktok.com/open_api/v1.3")
         comments = client.comments_since("7109065174526479622", since=yesterday)
     """
 
@@ -112,7 +111,7 @@ class BusinessClient:
         tokens: TokenProvider,
         business_id: str,
         *,
-        base_url: str = BUSINESS_BASE_URL,
+        base_url: str,
         video_fields: Sequence[str] = VIDEO_FIELDS,
         profile_fields: Sequence[str] = PROFILE_FIELDS,
     ) -> None:

@@ -21,8 +21,6 @@ from tiktok_etl.api.tokens import TokenProvider
 from tiktok_etl.api.transport import Transport
 from tiktok_etl.api.windows import check_window, in_window, to_epoch_ms
 
-DISPLAY_BASE_URL = "https://open.tiktokapis.com"
-
 USER_INFO = "/v2/user/info/"
 VIDEO_LIST = "/v2/video/list/"
 VIDEO_QUERY = "/v2/video/query/"
@@ -68,7 +66,8 @@ class DisplayClient:
     """Reads one Login Kit user's profile and videos.
 
     Example:
-        client = DisplayClient(transport, provider, scopes=tokens.scopes)
+        client = DisplayClient(transport, provider, base_url="https://open.tiktokapis.com",
+                               scopes=tokens.scopes)
         day = client.videos_created_between(datetime(2026, 3, 1, tzinfo=UTC),
                                             datetime(2026, 3, 2, tzinfo=UTC))
     """
@@ -78,7 +77,7 @@ class DisplayClient:
         transport: Transport,
         tokens: TokenProvider,
         *,
-        base_url: str = DISPLAY_BASE_URL,
+        base_url: str,
         scopes: Iterable[str] | None = None,
         video_fields: Sequence[str] = VIDEO_FIELDS,
     ) -> None:

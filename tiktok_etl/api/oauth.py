@@ -24,10 +24,6 @@ from tiktok_etl.api.pkce import PkcePair
 from tiktok_etl.api.tokens import TokenSet
 from tiktok_etl.api.transport import Classifier, Transport
 
-AUTHORIZE_URL = "https://www.tiktok.com/v2/auth/authorize/"
-DISPLAY_API_BASE_URL = "https://open.tiktokapis.com"
-BUSINESS_API_BASE_URL = "https://business-api.tiktok.com/open_api/v1.3"
-
 DISPLAY_TOKEN = "/v2/oauth/token/"
 DISPLAY_REVOKE = "/v2/oauth/revoke/"
 BUSINESS_TOKEN = "tt_user/oauth2/token/"
@@ -130,8 +126,8 @@ class DisplayOAuth(_OAuthApp):
         client_key: str,
         client_secret: str,
         *,
-        api_base_url: str = DISPLAY_API_BASE_URL,
-        authorize_url: str = AUTHORIZE_URL,
+        api_base_url: str,
+        authorize_url: str,
     ) -> None:
         super().__init__(
             transport,
@@ -222,8 +218,8 @@ class BusinessOAuth(_OAuthApp):
         app_id: str,
         app_secret: str,
         *,
-        api_base_url: str = BUSINESS_API_BASE_URL,
-        authorize_url: str = AUTHORIZE_URL,
+        api_base_url: str,
+        authorize_url: str,
     ) -> None:
         super().__init__(
             transport, app_id, app_secret, api_base_url=api_base_url, authorize_url=authorize_url

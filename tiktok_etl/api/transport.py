@@ -171,7 +171,8 @@ class Transport:
 
     Example:
         with Transport(limiter=SlidingWindowLimiter(600)) as transport:
-            client = DisplayClient(transport, StaticTokenProvider("act..."))
+            client = DisplayClient(transport, StaticTokenProvider("act..."),
+                                   base_url="https://open.tiktokapis.com")
             client.user_info()
     """
 

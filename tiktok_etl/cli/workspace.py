@@ -41,12 +41,13 @@ def dev(port: int, host: str) -> None:
 def env_command() -> None:
     """Print shell exports for running plain `dagster` commands: eval "$(tiktok-etl env)"."""
     from tiktok_etl.runtime import open_runtime
-    from tiktok_etl.settings import DAGSTER_URL_VAR
+    from tiktok_etl.settings import SETTINGS
 
     runtime = open_runtime()
     runtime.prepare_dagster_home()
     env = runtime.child_env()
-    for name in ("TIKTOK_ETL_HOME", "TIKTOK_ETL_DATABASE_URL", DAGSTER_URL_VAR, "DAGSTER_HOME"):
+    names = [entry.variable for entry in SETTINGS if entry.shell_export]
+    for name in (*names, "DAGSTER_HOME"):
         click.echo(f"export {name}={shlex.quote(env[name])}")
 
 

@@ -1,9 +1,11 @@
 """The one connector resource every asset, check, schedule and sensor uses.
 
-Each field maps to a variable of the configuration contract (``tiktok_etl.settings``). The
-Definitions object passes ``dg.EnvVar(...)`` for the variables set in the environment, so
-secrets stay environment-backed in the Dagster UI; unset fields fall back to the contract's
-defaults (for example the embedded PostgreSQL under ``TIKTOK_ETL_HOME``).
+Its fields are generated from the configuration table (``tiktok_etl.settings.SETTINGS``):
+one typed, optional field per setting (``int``, ``float``, ``bool`` or ``str``), described
+in the Dagster UI by the table. The Definitions object passes ``dg.EnvVar(...)`` for the
+variables set in the environment, so secrets stay environment-backed in the Dagster UI;
+unset fields fall back to the process environment and then to the table's defaults (for
+example the embedded PostgreSQL under ``TIKTOK_ETL_HOME``). Nothing here declares a setting.
 """
 
 from __future__ import annotations
@@ -11,34 +13,43 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
 
 import dagster as dg
 from pydantic import Field, PrivateAttr
 
 from tiktok_etl.runtime import Runtime, open_runtime
 from tiktok_etl.runtime.connector import Connector
-from tiktok_etl.settings import Settings
+from tiktok_etl.settings import SETTINGS, Setting, Settings
+
+RESOURCE_SETTINGS: tuple[Setting, ...] = tuple(s for s in SETTINGS if s.resource_field)
 
 # resource field -> environment variable of the configuration contract
 FIELD_VARIABLES: Mapping[str, str] = {
-    "client_key": "TIKTOK_CLIENT_KEY",
-    "client_secret": "TIKTOK_CLIENT_SECRET",
-    "business_app_id": "TIKTOK_BUSINESS_APP_ID",
-    "business_app_secret": "TIKTOK_BUSINESS_APP_SECRET",
-    "api_base_url": "TIKTOK_API_BASE_URL",
-    "business_api_base_url": "TIKTOK_BUSINESS_API_BASE_URL",
-    "authorize_url": "TIKTOK_AUTHORIZE_URL",
-    "database_url": "TIKTOK_ETL_DATABASE_URL",
-    "home": "TIKTOK_ETL_HOME",
-    "parquet_root": "TIKTOK_ETL_PARQUET_ROOT",
-    "token_key": "TIKTOK_ETL_TOKEN_KEY",
-    "sandbox": "TIKTOK_ETL_SANDBOX",
-    "rate_limit_per_minute": "TIKTOK_ETL_RATE_LIMIT_PER_MINUTE",
-    "lookback_days": "TIKTOK_ETL_LOOKBACK_DAYS",
-    "comment_workers": "TIKTOK_ETL_COMMENT_WORKERS",
-    "max_retry_seconds": "TIKTOK_ETL_MAX_RETRY_SECONDS",
-    "refresh_fraction": "TIKTOK_ETL_REFRESH_FRACTION",
+    s.resource_field: s.variable for s in RESOURCE_SETTINGS if s.resource_field
 }
+
+
+def _field_type(entry: Setting) -> Any:
+    # Dagster config has no path type: a path travels as its text
+    value_type = str if entry.python_type is Path else entry.python_type
+    return value_type | None
+
+
+def _field_description(entry: Setting) -> str:
+    secret = " Secret: pass it as an EnvVar." if entry.secret else ""
+    return f"{entry.variable}: {entry.description} (default: {entry.documented_default}).{secret}"
+
+
+def _resource_fields() -> dict[str, Any]:
+    """Class-body entries declaring one optional, described field per resource setting."""
+    namespace: dict[str, Any] = {"__annotations__": {}}
+    for entry in RESOURCE_SETTINGS:
+        assert entry.resource_field
+        namespace["__annotations__"][entry.resource_field] = _field_type(entry)
+        namespace[entry.resource_field] = Field(default=None, description=_field_description(entry))
+    return namespace
 
 
 class TikTokConnectorResource(dg.ConfigurableResource):
@@ -48,50 +59,21 @@ class TikTokConnectorResource(dg.ConfigurableResource):
 
         defs = dg.Definitions(
             assets=[...],
-            resources={"tiktok": TikTokConnectorResource(sandbox="1")},
+            resources={"tiktok": TikTokConnectorResource(sandbox=True)},
         )
     """
 
-    client_key: str | None = Field(default=None, description="Display API client key.")
-    client_secret: str | None = Field(default=None, description="Display API client secret.")
-    business_app_id: str | None = Field(default=None, description="Business API app id.")
-    business_app_secret: str | None = Field(default=None, description="Business API app secret.")
-    api_base_url: str | None = Field(default=None, description="Display API host.")
-    business_api_base_url: str | None = Field(default=None, description="Business API root.")
-    authorize_url: str | None = Field(default=None, description="OAuth authorize page.")
-    database_url: str | None = Field(
-        default=None, description="PostgreSQL URL; unset: the embedded server under `home`."
-    )
-    home: str | None = Field(default=None, description="Local state directory.")
-    parquet_root: str | None = Field(default=None, description="Parquet dataset root.")
-    token_key: str | None = Field(default=None, description="Fernet key for tokens at rest.")
-    sandbox: str | None = Field(default=None, description="'1' to use the simulated TikTok.")
-    rate_limit_per_minute: str | None = Field(
-        default=None, description="Requests per endpoint per sliding minute (per process)."
-    )
-    lookback_days: str | None = Field(
-        default=None, description="Days the daily schedule re-materializes."
-    )
-    comment_workers: str | None = Field(
-        default=None, description="Videos whose comments are read concurrently."
-    )
-
-    max_retry_seconds: str | None = Field(
-        default=None, description="Cap on the total time one request waits across retries."
-    )
-
-    refresh_fraction: str | None = Field(
-        default=None, description="Share of a token's lifetime left when the sensor refreshes it."
-    )
+    # the fields of the configuration table, typed (see the module docstring)
+    locals().update(_resource_fields())
 
     _runtime: Runtime | None = PrivateAttr(default=None)
 
     def settings(self) -> Settings:
         env = dict(os.environ)
-        for field_name, variable in FIELD_VARIABLES.items():
-            value = getattr(self, field_name)
+        for entry in RESOURCE_SETTINGS:
+            value = getattr(self, entry.resource_field or "")
             if value is not None:
-                env[variable] = value
+                env[entry.variable] = entry.to_env(value)
         return Settings.from_env(env)
 
     @property
@@ -111,10 +93,21 @@ class TikTokConnectorResource(dg.ConfigurableResource):
 
 
 def resource_from_environment() -> TikTokConnectorResource:
-    """The resource with ``dg.EnvVar`` for every contract variable set when the code loads."""
-    values = {
-        field_name: dg.EnvVar(variable)
-        for field_name, variable in FIELD_VARIABLES.items()
-        if os.environ.get(variable)
-    }
+    """The resource with ``dg.EnvVar`` for every contract variable set when the code loads.
+
+    Dagster 1.13 resolves environment variables into ``str`` and ``int`` fields only (its
+    bool source reads ``no`` as true, and it has no float source), so a set ``bool`` or
+    ``float`` setting is passed as the value the table validated; neither is a secret.
+    """
+    settings = Settings.from_env()
+    values: dict[str, Any] = {}
+    for entry in RESOURCE_SETTINGS:
+        if not os.environ.get(entry.variable) or not entry.resource_field:
+            continue
+        if entry.python_type is int:
+            values[entry.resource_field] = dg.EnvVar.int(entry.variable)
+        elif entry.python_type in (bool, float):
+            values[entry.resource_field] = getattr(settings, entry.attribute)
+        else:
+            values[entry.resource_field] = dg.EnvVar(entry.variable)
     return TikTokConnectorResource(**values)

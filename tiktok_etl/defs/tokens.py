@@ -2,10 +2,10 @@
 
 TikTok access tokens live hours (2 h in newer docs, 24 h in older ones) and refresh tokens
 rotate. ``tiktok_token_refresh_sensor`` compares each active account's access-token expiry
-with a fraction (``TIKTOK_ETL_REFRESH_FRACTION``, default 0.25) of the lifetime TikTok
-reported for it, and requests one ``tiktok_token_refresh`` run per due account. The run key
-``refresh:<account>:<token version>`` means a token is refreshed by at most one run, however
-many ticks see it due.
+with a fraction (``TIKTOK_ETL_REFRESH_FRACTION``, default in ``tiktok_etl.settings``) of the
+lifetime TikTok reported for it, and requests one ``tiktok_token_refresh`` run per due
+account. The run key ``refresh:<account>:<token version>`` means a token is refreshed by at
+most one run, however many ticks see it due.
 
 The job maps one step per account (``tiktok_refresh_account_tokens[<account>]``), so one
 account needing re-authorization fails its own step, named in the UI with the command that
@@ -32,12 +32,12 @@ from tiktok_etl.auth.store import StoredTokens
 from tiktok_etl.defs.partitions import accounts_partitions
 from tiktok_etl.defs.resources import TikTokConnectorResource
 from tiktok_etl.runtime import Runtime
-from tiktok_etl.settings import ConfigError, Settings
+from tiktok_etl.settings import ConfigError, Settings, setting_for
 from tiktok_etl.storage.accounts import Account
 from tiktok_etl.storage.errors import AccountNotFound
 
 REFRESH_FRACTION_VAR = "TIKTOK_ETL_REFRESH_FRACTION"
-DEFAULT_REFRESH_FRACTION = 0.25
+_REFRESH_FRACTION_DEFAULT = setting_for(REFRESH_FRACTION_VAR).default
 # warn when a refresh token has less than this left (TikTok: 180 or 365 days in total) ...
 REFRESH_TOKEN_WARNING = timedelta(days=7)
 # ... or less than this share of the lifetime it was issued with, whichever comes first
@@ -142,7 +142,7 @@ class TokenRefreshConfig(dg.Config):
     fraction: float | None = Field(
         default=None,
         description=f"Refresh when less than this share of the lifetime remains "
-        f"(default: {REFRESH_FRACTION_VAR}, else {DEFAULT_REFRESH_FRACTION}).",
+        f"(default: {REFRESH_FRACTION_VAR}, else {_REFRESH_FRACTION_DEFAULT}).",
     )
 
 
@@ -362,7 +362,7 @@ warnings.filterwarnings("ignore", category=dg.BetaWarning, message=".*owners.*")
     default_status=dg.DefaultSensorStatus.RUNNING,
     description=(
         "Requests a token refresh run for every active account whose access token has less "
-        f"than {REFRESH_FRACTION_VAR} (default {DEFAULT_REFRESH_FRACTION}) of its reported "
+        f"than {REFRESH_FRACTION_VAR} (default {_REFRESH_FRACTION_DEFAULT}) of its reported "
         "lifetime left; one run per token version."
     ),
 )

@@ -56,7 +56,7 @@ def fetch_comments(
     window: DayWindow,
     cache: CommentCache,
     now: datetime,
-    workers: int = 8,
+    workers: int,
 ) -> FetchOutcome:
     key = source.account.account_key
     if source.business is None:

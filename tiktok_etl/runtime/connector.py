@@ -25,7 +25,7 @@ from tiktok_etl.api import (
 from tiktok_etl.auth.provider import StoredTokenProvider
 from tiktok_etl.ingest.sources import AccountSource
 from tiktok_etl.runtime import Runtime
-from tiktok_etl.settings import BUSINESS_API_BASE_URL, DISPLAY_API_BASE_URL, Settings
+from tiktok_etl.settings import Settings
 from tiktok_etl.storage.accounts import Account
 
 SANDBOX_HISTORY_DAYS = 120
@@ -33,9 +33,9 @@ SANDBOX_HISTORY_DAYS = 120
 
 def _sandbox_transport(settings: Settings) -> httpx.BaseTransport | None:
     """The in-process simulated TikTok, when asked for and no base URL points elsewhere."""
-    uses_default_hosts = (
-        settings.display_api_base_url == DISPLAY_API_BASE_URL
-        and settings.business_api_base_url == BUSINESS_API_BASE_URL
+    uses_default_hosts = all(
+        getattr(settings, host) == Settings.default_of(host)
+        for host in ("display_api_base_url", "business_api_base_url")
     )
     if not (settings.sandbox and uses_default_hosts):
         return None

@@ -19,6 +19,7 @@ SHARED_FIXTURES = Path(__file__).resolve().parents[2].parent / "shared" / "fixtu
 
 DISPLAY = "https://open.tiktokapis.com"
 BUSINESS = "https://business-api.tiktok.com/open_api/v1.3"
+AUTHORIZE = "https://www.tiktok.com/v2/auth/authorize/"
 BUSINESS_ID = "-000Ssgm4E8bHd6i6dTWP2YQgmgLxfIgtu4f"
 
 

@@ -67,7 +67,7 @@ def params(request: httpx.Request) -> dict[str, str]:
 
 @pytest.fixture
 def client(transport: Transport) -> BusinessClient:
-    return BusinessClient(transport, StaticTokenProvider("act.BIZ"), BUSINESS_ID)
+    return BusinessClient(transport, StaticTokenProvider("act.BIZ"), BUSINESS_ID, base_url=BUSINESS)
 
 
 def test_get_profile_sends_access_token_business_id_and_json_fields(
@@ -435,7 +435,10 @@ def test_a_rejected_token_is_refreshed_once_and_the_request_retried(
 
     initial = TokenSet.from_response(load_fixture("business_token.json")["data"], clock.now())
     client = BusinessClient(
-        transport, RefreshingTokenProvider(initial, refresher, clock=clock), BUSINESS_ID
+        transport,
+        RefreshingTokenProvider(initial, refresher, clock=clock),
+        BUSINESS_ID,
+        base_url=BUSINESS,
     )
     route = api.get(PROFILE).mock(
         side_effect=[business_error(40105), business_ok({"username": "b"})]

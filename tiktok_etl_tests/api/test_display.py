@@ -46,7 +46,9 @@ def videos_page(videos: list[dict[str, Any]], cursor: int | None, has_more: bool
 
 @pytest.fixture
 def client(transport: Transport) -> DisplayClient:
-    return DisplayClient(transport, StaticTokenProvider("act.TEST"), scopes=["user.info.basic"])
+    return DisplayClient(
+        transport, StaticTokenProvider("act.TEST"), base_url=DISPLAY, scopes=["user.info.basic"]
+    )
 
 
 def test_user_info_sends_bearer_token_and_scope_fields(
@@ -58,6 +60,7 @@ def test_user_info_sends_bearer_token_and_scope_fields(
     client = DisplayClient(
         transport,
         StaticTokenProvider("act.TEST"),
+        base_url=DISPLAY,
         scopes=["user.info.basic", "user.info.profile", "user.info.stats", "video.list"],
     )
 
@@ -394,7 +397,7 @@ def test_a_rejected_token_is_refreshed_once_and_the_request_retried(
     api: respx.MockRouter, transport: Transport, clock: ManualClock
 ) -> None:
     refreshed: list[str] = []
-    client = DisplayClient(transport, provider_for(clock, refreshed))
+    client = DisplayClient(transport, provider_for(clock, refreshed), base_url=DISPLAY)
     route = api.get(USER_INFO).mock(
         side_effect=[
             display_error(401, "access_token_invalid"),
@@ -414,7 +417,7 @@ def test_a_second_rejection_after_refresh_raises(
     api: respx.MockRouter, transport: Transport, clock: ManualClock
 ) -> None:
     refreshed: list[str] = []
-    client = DisplayClient(transport, provider_for(clock, refreshed))
+    client = DisplayClient(transport, provider_for(clock, refreshed), base_url=DISPLAY)
     route = api.get(USER_INFO).mock(return_value=display_error(401, "access_token_invalid"))
 
     with pytest.raises(TokenExpired):
@@ -427,7 +430,7 @@ def test_concurrent_requests_rejected_together_refresh_once(
     api: respx.MockRouter, transport: Transport, clock: ManualClock
 ) -> None:
     refreshed: list[str] = []
-    client = DisplayClient(transport, provider_for(clock, refreshed))
+    client = DisplayClient(transport, provider_for(clock, refreshed), base_url=DISPLAY)
     workers = 6
     all_rejected = threading.Barrier(workers)
 

@@ -21,7 +21,15 @@ from tiktok_etl.api import (
     parse_callback,
 )
 
-from .conftest import BUSINESS, DISPLAY, business_error, business_ok, load_fixture, sent_json
+from .conftest import (
+    AUTHORIZE,
+    BUSINESS,
+    DISPLAY,
+    business_error,
+    business_ok,
+    load_fixture,
+    sent_json,
+)
 
 TOKEN = DISPLAY + "/v2/oauth/token/"
 REVOKE = DISPLAY + "/v2/oauth/revoke/"
@@ -35,12 +43,20 @@ REDIRECT = "https://etl.example.com/callback"
 
 @pytest.fixture
 def display_oauth(transport: Transport) -> DisplayOAuth:
-    return DisplayOAuth(transport, "client-key-1", "CLIENT-SECRET-1")
+    return DisplayOAuth(
+        transport,
+        "client-key-1",
+        "CLIENT-SECRET-1",
+        api_base_url=DISPLAY,
+        authorize_url=AUTHORIZE,
+    )
 
 
 @pytest.fixture
 def business_oauth(transport: Transport) -> BusinessOAuth:
-    return BusinessOAuth(transport, "app-1", "APP-SECRET-1")
+    return BusinessOAuth(
+        transport, "app-1", "APP-SECRET-1", api_base_url=BUSINESS, authorize_url=AUTHORIZE
+    )
 
 
 def form(request: httpx.Request) -> dict[str, str]:

@@ -20,7 +20,7 @@ from tiktok_etl.api import (
     Transport,
 )
 
-from .conftest import BUSINESS, DISPLAY, business_error, display_error
+from .conftest import AUTHORIZE, BUSINESS, DISPLAY, business_error, display_error
 
 ACCESS = "act.SECRET-ACCESS-1"
 REFRESH = "rft.SECRET-REFRESH-1"
@@ -37,7 +37,9 @@ def assert_no_secrets(text: str) -> None:
 
 @pytest.fixture
 def oauth(transport: Transport) -> DisplayOAuth:
-    return DisplayOAuth(transport, "client-key", CLIENT_SECRET)
+    return DisplayOAuth(
+        transport, "client-key", CLIENT_SECRET, api_base_url=DISPLAY, authorize_url=AUTHORIZE
+    )
 
 
 def failing_flows(
@@ -71,8 +73,8 @@ def failing_flows(
         clock.now(),
     )
     provider = RefreshingTokenProvider(tokens, oauth.refresh, clock=clock)
-    display = DisplayClient(transport, provider)
-    business = BusinessClient(transport, provider, "o1")
+    display = DisplayClient(transport, provider, base_url=DISPLAY)
+    business = BusinessClient(transport, provider, "o1", base_url=BUSINESS)
     return [
         lambda: oauth.exchange_code(CODE, "https://x/cb", code_verifier=VERIFIER),
         lambda: oauth.refresh(REFRESH),
