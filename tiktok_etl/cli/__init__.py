@@ -18,6 +18,7 @@ from typing import Any, TypeVar
 import click
 
 from tiktok_etl.cli import auth as cli_auth
+from tiktok_etl.cli import runs as cli_runs
 from tiktok_etl.settings import ConfigError, Settings
 from tiktok_etl.storage.errors import StorageError
 
@@ -267,6 +268,7 @@ def sandbox_serve(
 
 
 main.add_command(cli_auth.auth)
+main.add_command(cli_runs.runs)
 accounts.add_command(cli_auth.accounts_revoke)
 
 
