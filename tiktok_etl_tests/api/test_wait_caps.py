@@ -28,7 +28,15 @@ from tiktok_etl.api import (
 from tiktok_etl.api.business_envelope import classify_business
 from tiktok_etl.api.display_envelope import classify_display
 
-from .conftest import BUSINESS, DISPLAY, business_error, business_ok, display_error, display_ok
+from .conftest import (
+    AUTHORIZE,
+    BUSINESS,
+    DISPLAY,
+    business_error,
+    business_ok,
+    display_error,
+    display_ok,
+)
 
 VIDEO_LIST = "/v2/video/list/"
 URL = DISPLAY + VIDEO_LIST
@@ -157,7 +165,13 @@ def test_an_oauth_429_asking_beyond_the_cap_is_a_retryable_rate_limit(
     throttled = httpx.Response(429, json={"error": "rate_limit_exceeded", "log_id": "L"})
     throttled.headers["Retry-After"] = str(A_DAY)
     api.post(f"{DISPLAY}/v2/oauth/token/").mock(return_value=throttled)
-    oauth = DisplayOAuth(capped_transport(clock), "client-key", "client-secret")
+    oauth = DisplayOAuth(
+        capped_transport(clock),
+        "client-key",
+        "client-secret",
+        api_base_url=DISPLAY,
+        authorize_url=AUTHORIZE,
+    )
 
     with pytest.raises(RateLimited):
         oauth.refresh("rft.refresh")
