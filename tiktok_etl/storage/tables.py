@@ -10,6 +10,8 @@ family's record fills a column.
 The SQL that creates a table (keys, defaults, checks, indexes) lives in the frozen
 migrations under :mod:`tiktok_etl.storage.migrations`; a test migrates an empty database
 and compares it with the specs column by column, so a spec change needs a new migration.
+A new column goes at the end of its spec, where ``ALTER TABLE ... ADD COLUMN`` puts it, so
+PostgreSQL and Parquet keep the same column order.
 
 This module is pure (no database access, no I/O), so :mod:`tiktok_etl.mentions` declares
 ``sl_mentions`` with the same type.
