@@ -23,7 +23,12 @@ from typing import Any
 
 from tiktok_etl.api.business_envelope import classify_business
 from tiktok_etl.api.errors import ApiError
-from tiktok_etl.api.models import BusinessComment, BusinessUser, BusinessVideo
+from tiktok_etl.api.models import (
+    BusinessComment,
+    BusinessUser,
+    BusinessVideo,
+    requested_fields,
+)
 from tiktok_etl.api.pagination import FetchResult, Page, collect, iter_pages
 from tiktok_etl.api.session import ApiSession
 from tiktok_etl.api.tokens import TokenProvider
@@ -45,25 +50,7 @@ PROFILE_FIELDS: tuple[str, ...] = (
     "followers_count",
     "is_business_account",
 )
-VIDEO_FIELDS: tuple[str, ...] = (
-    "item_id",
-    "create_time",
-    "thumbnail_url",
-    "share_url",
-    "embed_url",
-    "caption",
-    "video_views",
-    "video_duration",
-    "likes",
-    "comments",
-    "shares",
-    "reach",
-    "full_video_watched_rate",
-    "total_time_watched",
-    "average_time_watched",
-    "impression_sources",
-    "audience_countries",
-)
+VIDEO_FIELDS: tuple[str, ...] = requested_fields(BusinessVideo)
 
 MAX_VIDEOS_PER_PAGE = 20
 MAX_COMMENTS_PER_PAGE = 30

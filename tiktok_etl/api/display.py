@@ -14,7 +14,7 @@ from datetime import datetime
 from typing import Any
 
 from tiktok_etl.api.display_envelope import classify_display
-from tiktok_etl.api.models import DisplayUser, DisplayVideo
+from tiktok_etl.api.models import DisplayUser, DisplayVideo, requested_fields
 from tiktok_etl.api.pagination import FetchResult, Page, collect, iter_pages, page_from_data
 from tiktok_etl.api.session import ApiSession
 from tiktok_etl.api.tokens import TokenProvider
@@ -31,24 +31,8 @@ USER_FIELDS_BY_SCOPE: Mapping[str, tuple[str, ...]] = {
     "user.info.stats": ("follower_count", "following_count", "likes_count", "video_count"),
 }
 
-# `is_aigc` is only in newer docs; ask for it explicitly through `video_fields`
-VIDEO_FIELDS: tuple[str, ...] = (
-    "id",
-    "create_time",
-    "cover_image_url",
-    "share_url",
-    "video_description",
-    "title",
-    "duration",
-    "height",
-    "width",
-    "embed_html",
-    "embed_link",
-    "like_count",
-    "comment_count",
-    "share_count",
-    "view_count",
-)
+# the fields DisplayVideo declares; `is_aigc` only when asked for through `video_fields`
+VIDEO_FIELDS: tuple[str, ...] = requested_fields(DisplayVideo)
 
 MAX_VIDEOS_PER_PAGE = 20
 MAX_IDS_PER_QUERY = 20

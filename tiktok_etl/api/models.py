@@ -8,6 +8,9 @@ sent as strings become ints, `create_time` (seconds, as number or string, or
 milliseconds) becomes a UTC-aware datetime, and missing optional fields are None.
 Build records with `from_payload`; callers decide what to do with records that
 fail validation (the listing helpers turn them into rejects).
+
+A video model is also the request: :func:`requested_fields` lists the fields a client
+asks TikTok for, so a new field is declared once, here.
 """
 
 from __future__ import annotations
@@ -15,7 +18,7 @@ from __future__ import annotations
 import copy
 from collections.abc import Mapping
 from datetime import UTC, datetime
-from typing import Annotated, Any, Self
+from typing import Annotated, Any, Final, Self
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
@@ -62,6 +65,15 @@ def to_utc_datetime(value: Any) -> datetime:
         value = value / 1000
     return datetime.fromtimestamp(value, tz=UTC)
 
+
+class _OnRequestOnly:
+    """Field marker: not asked for by default (callers name it to get it)."""
+
+    def __repr__(self) -> str:
+        return "ON_REQUEST_ONLY"
+
+
+ON_REQUEST_ONLY: Final = _OnRequestOnly()
 
 Id = Annotated[str, BeforeValidator(_to_id)]
 OptionalId = Annotated[str | None, BeforeValidator(_to_optional_id)]
@@ -126,7 +138,8 @@ class DisplayVideo(TikTokRecord):
     comment_count: int | None = None
     share_count: int | None = None
     view_count: int | None = None
-    is_aigc: bool | None = None
+    # only in newer docs: ask for it explicitly through `video_fields`
+    is_aigc: Annotated[bool | None, ON_REQUEST_ONLY] = None
 
 
 class BusinessUser(TikTokRecord):
@@ -181,3 +194,13 @@ class BusinessComment(TikTokRecord):
     username: str | None = None
     profile_image: str | None = None
     parent_comment_id: OptionalId = None
+
+
+def requested_fields(model: type[TikTokRecord]) -> tuple[str, ...]:
+    """The `fields` a client requests for `model`: its declared fields, in order, except
+    `raw` and those marked :data:`ON_REQUEST_ONLY`."""
+    return tuple(
+        name
+        for name, info in model.model_fields.items()
+        if name != "raw" and ON_REQUEST_ONLY not in info.metadata
+    )

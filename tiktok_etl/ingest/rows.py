@@ -1,7 +1,9 @@
 """Typed API records -> rows of the raw tables (users, videos, comments).
 
-The two API families name the same facts differently; this is the one place that maps
-them onto shared column names. Every row keeps the record's original payload in ``raw``.
+The two API families name the same facts differently. Video columns name their source
+attribute per family in the table spec (:data:`tiktok_etl.storage.tables.VIDEOS`), so video
+rows follow the spec; users and comments are mapped here. Every row keeps the record's
+original payload in ``raw``.
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ from datetime import date, datetime
 from typing import Any
 
 from tiktok_etl.api import BusinessComment, BusinessUser, BusinessVideo, DisplayUser, DisplayVideo
+from tiktok_etl.storage.tables import VIDEOS, ApiFamily
 
 Row = dict[str, Any]
 
@@ -56,58 +59,38 @@ def business_user_row(
     }
 
 
+def _video_row(
+    api: ApiFamily,
+    account_key: str,
+    day: date,
+    video: DisplayVideo | BusinessVideo,
+    fetched_at: datetime,
+) -> Row:
+    """A ``tiktok_videos`` row: each column from the attribute its spec names for ``api``
+    (null when that API family has none); ``double precision`` values become floats."""
+    row = _base(account_key, day, fetched_at) | {"api": api}
+    for column in VIDEOS.columns:
+        if column.name in row or column.name == "raw":
+            continue
+        attribute = column.sources.get(api)
+        value = None if attribute is None else getattr(video, attribute)
+        if value is not None and column.pg_type == "double precision":
+            value = float(value)
+        row[column.name] = value
+    row["raw"] = video.raw
+    return row
+
+
 def display_video_row(
     account_key: str, day: date, video: DisplayVideo, fetched_at: datetime
 ) -> Row:
-    return _base(account_key, day, fetched_at) | {
-        "api": "display",
-        "video_id": video.id,
-        "create_time": video.create_time,
-        "description": video.video_description,
-        "title": video.title,
-        "share_url": video.share_url,
-        "cover_image_url": video.cover_image_url,
-        "embed_url": video.embed_link,
-        "duration": None if video.duration is None else float(video.duration),
-        "width": video.width,
-        "height": video.height,
-        "like_count": video.like_count,
-        "comment_count": video.comment_count,
-        "share_count": video.share_count,
-        "view_count": video.view_count,
-        "reach": None,
-        "full_video_watched_rate": None,
-        "total_time_watched": None,
-        "average_time_watched": None,
-        "raw": video.raw,
-    }
+    return _video_row("display", account_key, day, video, fetched_at)
 
 
 def business_video_row(
     account_key: str, day: date, video: BusinessVideo, fetched_at: datetime
 ) -> Row:
-    return _base(account_key, day, fetched_at) | {
-        "api": "business",
-        "video_id": video.item_id,
-        "create_time": video.create_time,
-        "description": video.caption,
-        "title": None,
-        "share_url": video.share_url,
-        "cover_image_url": video.thumbnail_url,
-        "embed_url": video.embed_url,
-        "duration": video.video_duration,
-        "width": None,
-        "height": None,
-        "like_count": video.likes,
-        "comment_count": video.comments,
-        "share_count": video.shares,
-        "view_count": video.video_views,
-        "reach": video.reach,
-        "full_video_watched_rate": video.full_video_watched_rate,
-        "total_time_watched": video.total_time_watched,
-        "average_time_watched": video.average_time_watched,
-        "raw": video.raw,
-    }
+    return _video_row("business", account_key, day, video, fetched_at)
 
 
 def comment_row(account_key: str, day: date, comment: BusinessComment, fetched_at: datetime) -> Row:

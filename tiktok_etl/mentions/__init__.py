@@ -19,24 +19,22 @@ from tiktok_etl.mentions.normalize import (
 )
 from tiktok_etl.mentions.schema import (
     MENTION_COLUMNS,
-    MentionColumn,
+    MENTIONS,
     arrow_schema,
-    ddl,
     markdown_table,
     mentions_arrow_table,
 )
 
 __all__ = [
+    "MENTIONS",
     "MENTION_COLUMNS",
     "AccountAuthor",
     "KeywordMatcher",
     "KeywordMode",
     "Mention",
     "MentionAccount",
-    "MentionColumn",
     "MentionSource",
     "arrow_schema",
-    "ddl",
     "engagement_rate",
     "markdown_table",
     "mentions_arrow_table",

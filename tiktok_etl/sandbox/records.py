@@ -12,7 +12,7 @@ Pure data and functions: no randomness, no clock, no I/O.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -35,44 +35,6 @@ DISPLAY_USER_FIELD_SCOPES: dict[str, str] = {
     "video_count": "user.info.stats",
 }
 DISPLAY_USER_FIELDS = tuple(DISPLAY_USER_FIELD_SCOPES)
-
-DISPLAY_VIDEO_FIELDS = (
-    "id",
-    "create_time",
-    "cover_image_url",
-    "share_url",
-    "video_description",
-    "title",
-    "duration",
-    "height",
-    "width",
-    "embed_html",
-    "embed_link",
-    "like_count",
-    "comment_count",
-    "share_count",
-    "view_count",
-    "is_aigc",
-)
-
-BUSINESS_VIDEO_DEFAULT_FIELDS = (
-    "item_id",
-    "create_time",
-    "thumbnail_url",
-    "share_url",
-    "embed_url",
-    "caption",
-    "video_views",
-    "video_duration",
-    "likes",
-    "comments",
-    "shares",
-    "reach",
-    "full_video_watched_rate",
-    "total_time_watched",
-    "average_time_watched",
-)
-BUSINESS_VIDEO_FIELDS = (*BUSINESS_VIDEO_DEFAULT_FIELDS, "impression_sources", "audience_countries")
 
 BUSINESS_ACCOUNT_DEFAULT_FIELDS = (
     "username",
@@ -219,6 +181,93 @@ def _apply_malformation(
     return record
 
 
+@dataclass(frozen=True, slots=True)
+class _VideoAt:
+    """What a video's rendered fields are computed from: the video at one moment."""
+
+    video: VideoRecord
+    account: AccountRecord
+    now: int
+    comment_count: int
+    metrics: VideoMetrics
+
+    @property
+    def share_url(self) -> str:
+        return _share_url(self.account.username, self.video.video_id)
+
+
+def _embed_html(v: _VideoAt) -> str:
+    return (
+        f'<blockquote class="tiktok-embed" cite="{v.share_url}" '
+        f'data-video-id="{v.video.video_id}"><section></section></blockquote>'
+    )
+
+
+def _cover_image_url(v: _VideoAt) -> str:
+    expires = v.now + 6 * 3600
+    return f"https://p16-sign.tiktokcdn-us.com/obj/{v.video.video_id}.jpeg?x-expires={expires}"
+
+
+# each API family's video object, one entry per field, in TikTok's documented order: the
+# sandbox's field lists are these keys
+_DISPLAY_VIDEO: dict[str, Callable[[_VideoAt], Any]] = {
+    "id": lambda v: v.video.video_id,
+    "create_time": lambda v: v.video.create_time,
+    "cover_image_url": _cover_image_url,
+    "share_url": lambda v: v.share_url,
+    "video_description": lambda v: v.video.caption,
+    "title": lambda v: v.video.title,
+    "duration": lambda v: v.video.duration,
+    "height": lambda v: v.video.height,
+    "width": lambda v: v.video.width,
+    "embed_html": _embed_html,
+    "embed_link": lambda v: f"https://www.tiktok.com/player/v1/{v.video.video_id}",
+    "like_count": lambda v: v.metrics.likes,
+    "comment_count": lambda v: v.comment_count,
+    "share_count": lambda v: v.metrics.shares,
+    "view_count": lambda v: v.metrics.views,
+    "is_aigc": lambda v: v.video.is_aigc,
+}
+DISPLAY_VIDEO_FIELDS = tuple(_DISPLAY_VIDEO)
+
+_BUSINESS_VIDEO: dict[str, Callable[[_VideoAt], Any]] = {
+    "item_id": lambda v: v.video.video_id,
+    "create_time": lambda v: str(v.video.create_time),
+    "thumbnail_url": lambda v: (
+        f"https://p16-sign-sg.tiktokcdn.com/obj/{v.video.video_id}~thumb.jpeg"
+    ),
+    "share_url": lambda v: v.share_url,
+    "embed_url": lambda v: f"https://www.tiktok.com/embed/v2/{v.video.video_id}",
+    "caption": lambda v: v.video.caption,
+    "video_views": lambda v: v.metrics.views,
+    "video_duration": lambda v: float(v.video.duration),
+    "likes": lambda v: v.metrics.likes,
+    "comments": lambda v: v.comment_count,
+    "shares": lambda v: v.metrics.shares,
+    "reach": lambda v: v.metrics.reach,
+    "full_video_watched_rate": lambda v: v.metrics.full_video_watched_rate,
+    "total_time_watched": lambda v: v.metrics.total_time_watched,
+    "average_time_watched": lambda v: v.metrics.average_time_watched,
+    "impression_sources": lambda v: _mix(
+        _IMPRESSION_SOURCES, v.video.impression_mix, "impression_source"
+    ),
+    "audience_countries": lambda v: _mix(_COUNTRIES, v.video.country_mix, "country"),
+}
+BUSINESS_VIDEO_FIELDS = tuple(_BUSINESS_VIDEO)
+# the audience breakdowns come only when asked for by name
+BUSINESS_VIDEO_DEFAULT_FIELDS = tuple(
+    name
+    for name in BUSINESS_VIDEO_FIELDS
+    if name not in ("impression_sources", "audience_countries")
+)
+
+
+def _render(
+    renderers: Mapping[str, Callable[[_VideoAt], Any]], video: _VideoAt, fields: Sequence[str]
+) -> dict[str, Any]:
+    return {name: renderers[name](video) for name in fields if name in renderers}
+
+
 def display_video(
     video: VideoRecord,
     account: AccountRecord,
@@ -227,33 +276,9 @@ def display_video(
     fields: Sequence[str] | None = None,
 ) -> dict[str, Any]:
     """The Display API video object (`/v2/video/list/`, `/v2/video/query/`)."""
-    metrics = video_metrics(video, now)
-    share_url = _share_url(account.username, video.video_id)
-    cover_expires = now + 6 * 3600
-    record: dict[str, Any] = {
-        "id": video.video_id,
-        "create_time": video.create_time,
-        "cover_image_url": (
-            f"https://p16-sign.tiktokcdn-us.com/obj/{video.video_id}.jpeg?x-expires={cover_expires}"
-        ),
-        "share_url": share_url,
-        "video_description": video.caption,
-        "title": video.title,
-        "duration": video.duration,
-        "height": video.height,
-        "width": video.width,
-        "embed_html": (
-            f'<blockquote class="tiktok-embed" cite="{share_url}" '
-            f'data-video-id="{video.video_id}"><section></section></blockquote>'
-        ),
-        "embed_link": f"https://www.tiktok.com/player/v1/{video.video_id}",
-        "like_count": metrics.likes,
-        "comment_count": comment_count,
-        "share_count": metrics.shares,
-        "view_count": metrics.views,
-        "is_aigc": video.is_aigc,
-    }
-    return _apply_malformation(_select(record, fields), video.malformed, "id")
+    at = _VideoAt(video, account, now, comment_count, video_metrics(video, now))
+    record = _render(_DISPLAY_VIDEO, at, DISPLAY_VIDEO_FIELDS if fields is None else fields)
+    return _apply_malformation(record, video.malformed, "id")
 
 
 def business_video(
@@ -264,28 +289,9 @@ def business_video(
     fields: Sequence[str] | None = None,
 ) -> dict[str, Any]:
     """The Business API video object (`business/video/list/`); `create_time` is a string."""
-    metrics = video_metrics(video, now)
-    record: dict[str, Any] = {
-        "item_id": video.video_id,
-        "create_time": str(video.create_time),
-        "thumbnail_url": f"https://p16-sign-sg.tiktokcdn.com/obj/{video.video_id}~thumb.jpeg",
-        "share_url": _share_url(account.username, video.video_id),
-        "embed_url": f"https://www.tiktok.com/embed/v2/{video.video_id}",
-        "caption": video.caption,
-        "video_views": metrics.views,
-        "video_duration": float(video.duration),
-        "likes": metrics.likes,
-        "comments": comment_count,
-        "shares": metrics.shares,
-        "reach": metrics.reach,
-        "full_video_watched_rate": metrics.full_video_watched_rate,
-        "total_time_watched": metrics.total_time_watched,
-        "average_time_watched": metrics.average_time_watched,
-        "impression_sources": _mix(_IMPRESSION_SOURCES, video.impression_mix, "impression_source"),
-        "audience_countries": _mix(_COUNTRIES, video.country_mix, "country"),
-    }
+    at = _VideoAt(video, account, now, comment_count, video_metrics(video, now))
     selected = fields if fields is not None else BUSINESS_VIDEO_DEFAULT_FIELDS
-    return _apply_malformation(_select(record, selected), video.malformed, "item_id")
+    return _apply_malformation(_render(_BUSINESS_VIDEO, at, selected), video.malformed, "item_id")
 
 
 def business_comment(comment: CommentRecord, now: int, replies: int) -> dict[str, Any]:

@@ -11,7 +11,8 @@ build one day's partition without re-reading every video, we keep
 
 A day's partition is then a query over the cache, after re-reading only the videos whose
 count moved. Cache and state change in one transaction, so a crash between reading and
-writing the partition loses nothing.
+writing the partition loses nothing. The tables are created by migration
+``0004_comment_cache``.
 """
 
 from __future__ import annotations
@@ -26,40 +27,6 @@ from typing import Any
 import sqlalchemy as sa
 
 from tiktok_etl.storage.locks import advisory_lock
-
-DDL = """
-CREATE TABLE IF NOT EXISTS tiktok_comment_cache (
-    account_key text NOT NULL,
-    comment_id text NOT NULL,
-    video_id text NOT NULL,
-    parent_comment_id text,
-    create_time timestamptz NOT NULL,
-    reply_count bigint,
-    payload jsonb NOT NULL,
-    seen_at timestamptz NOT NULL,
-    PRIMARY KEY (account_key, comment_id)
-);
-CREATE INDEX IF NOT EXISTS tiktok_comment_cache_time
-    ON tiktok_comment_cache (account_key, create_time);
-CREATE INDEX IF NOT EXISTS tiktok_comment_cache_video
-    ON tiktok_comment_cache (account_key, video_id);
-CREATE TABLE IF NOT EXISTS tiktok_video_links (
-    account_key text NOT NULL,
-    video_id text NOT NULL,
-    share_url text NOT NULL,
-    seen_at timestamptz NOT NULL,
-    PRIMARY KEY (account_key, video_id)
-);
-CREATE TABLE IF NOT EXISTS tiktok_comment_video_state (
-    account_key text NOT NULL,
-    video_id text NOT NULL,
-    comment_count bigint NOT NULL,
-    newest_comment_time timestamptz,
-    checked_at timestamptz NOT NULL,
-    PRIMARY KEY (account_key, video_id)
-);
-"""
-
 
 _PER_VIDEO_TABLES = ("tiktok_comment_cache", "tiktok_comment_video_state", "tiktok_video_links")
 

@@ -1,4 +1,4 @@
-"""``sl_mentions`` in PostgreSQL: DDL, the daily view, and per-partition upserts.
+"""``sl_mentions`` in PostgreSQL: per-partition upserts and reads.
 
 A partition ``(account_key, date)`` of mentions is written in one transaction under an
 advisory lock: every batch is COPied into a temp table with the schema's columns, then one
@@ -9,15 +9,15 @@ partition's TikTok mentions missing from the new batches are soft-deleted
 (``deleted_at``); ones that come back are restored. A crash at any step leaves the
 previous state.
 
-The DDL is rendered from :mod:`tiktok_etl.mentions.schema`; :data:`MENTIONS_DDL` is
-idempotent so it can ship as a migration.
+The columns are declared in :mod:`tiktok_etl.mentions.schema`; the table, its indexes
+and the ``sl_mentions_daily`` view are created by migration ``0005_sl_mentions``.
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime
 from operator import itemgetter
 from typing import Any
@@ -30,43 +30,19 @@ from tiktok_etl.mentions import schema
 from tiktok_etl.storage.coercion import clean_text, coerce_value, to_json_text
 from tiktok_etl.storage.db import driver_connection
 from tiktok_etl.storage.errors import PartitionWriteError
+from tiktok_etl.storage.migrations import MIGRATIONS
 from tiktok_etl.storage.partitions import Bind, in_transaction, lock_partition
-from tiktok_etl.storage.tables import Column, TableSpec
+from tiktok_etl.storage.tables import Column
 
-DAILY_VIEW = "sl_mentions_daily"
-
-DAILY_VIEW_DDL = f"""
-CREATE OR REPLACE VIEW {DAILY_VIEW} AS
-SELECT
-    tenant_id,
-    platform,
-    account_key,
-    (published_at AT TIME ZONE 'UTC')::date AS day,
-    post_type,
-    count(*) AS mentions,
-    coalesce(sum(likes_count), 0)::bigint AS likes,
-    coalesce(sum(comments_count), 0)::bigint AS comments,
-    coalesce(sum(shares_count), 0)::bigint AS shares,
-    coalesce(sum(views_count), 0)::bigint AS views,
-    avg(engagement_rate) AS avg_engagement_rate,
-    count(*) FILTER (WHERE cardinality(matched_keywords) > 0) AS keyword_hits
-FROM {schema.TABLE_NAME}
-WHERE deleted_at IS NULL
-GROUP BY tenant_id, platform, account_key, (published_at AT TIME ZONE 'UTC')::date, post_type;
-"""
-
-MENTIONS_DDL = schema.ddl() + "\n" + DAILY_VIEW_DDL
-"""The table, its indexes and the daily view; idempotent, to register as a migration."""
+_MENTIONS_MIGRATION = "0005_sl_mentions"
 
 # the staging shape: columns the store fills in itself may be left out of rows
 _STORE_FILLED = {"status", "ingested_at", "updated_at"}
-MENTIONS_TABLE = TableSpec(
-    name=schema.TABLE_NAME,
+MENTIONS_TABLE = replace(
+    schema.MENTIONS,
     columns=tuple(
-        Column(c.name, c.pg_type, c.arrow_type, c.nullable or c.name in _STORE_FILLED)
-        for c in schema.MENTION_COLUMNS
+        replace(c, nullable=c.nullable or c.name in _STORE_FILLED) for c in schema.MENTION_COLUMNS
     ),
-    key=schema.KEY_COLUMNS,
 )
 
 _STAGING = sql.Identifier("_load_sl_mentions")
@@ -84,9 +60,10 @@ class UpsertResult:
 
 
 def apply_mentions_ddl(bind: Bind) -> None:
-    """Create the table, indexes and view if missing (what the migration will do)."""
+    """Run migration ``0005_sl_mentions`` again (idempotent): the table, indexes and view."""
+    (migration,) = (m for m in MIGRATIONS if m.version == _MENTIONS_MIGRATION)
     with in_transaction(bind) as conn:
-        driver_connection(conn).execute(MENTIONS_DDL.encode())
+        driver_connection(conn).execute(migration.sql.encode())
 
 
 def _mentions(rows: Iterable[Any]) -> Iterator[Mapping[str, Any]]:
@@ -407,7 +384,7 @@ def read_mentions(
 _EPOCH = date(1970, 1, 1)
 
 
-def _export_expression(column: schema.MentionColumn) -> sql.Composable:
+def _export_expression(column: Column) -> sql.Composable:
     """How :func:`iter_mentions_arrow` selects a column: in a form Arrow takes without
     per-value Python work (``jsonb`` as its text, timestamps as epoch microseconds)."""
     name = sql.Identifier(column.name)
@@ -433,7 +410,7 @@ def _export_sql(include_deleted: bool) -> sql.Composed:
     )
 
 
-def _arrow_column(column: schema.MentionColumn, values: Sequence[Any]) -> pa.Array:
+def _arrow_column(column: Column, values: Sequence[Any]) -> pa.Array:
     if column.pg_type == "timestamptz":
         return pa.array(values, type=pa.int64()).cast(column.arrow_type)
     return pa.array(values, type=column.arrow_type)

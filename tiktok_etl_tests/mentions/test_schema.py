@@ -10,13 +10,14 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from tiktok_etl.mentions import MENTION_COLUMNS, arrow_schema, ddl, markdown_table
+from tiktok_etl.mentions import MENTION_COLUMNS, arrow_schema, markdown_table
 from tiktok_etl.mentions.schema import (
     COLUMN_NAMES,
     CONNECTOR_COLUMNS,
     WORKFLOW_COLUMNS,
     mentions_arrow_table,
 )
+from tiktok_etl.storage.migrations import MIGRATIONS
 from tiktok_etl_tests.mentions.samples import mention
 
 README = Path(__file__).resolve().parents[2] / "README.md"
@@ -48,8 +49,8 @@ def test_status_is_the_only_workflow_column_and_never_refreshed() -> None:
     assert not {"tenant_id", "platform", "external_id", "ingested_at"} & set(CONNECTOR_COLUMNS)
 
 
-def test_ddl_declares_every_column_with_its_type_and_nullability() -> None:
-    text = ddl()
+def test_the_migration_declares_every_column_with_its_type_and_nullability() -> None:
+    (text,) = (m.sql for m in MIGRATIONS if m.version == "0005_sl_mentions")
     for c in MENTION_COLUMNS:
         line = re.search(rf'^\s+"{c.name}" ([^,\n]+)', text, re.MULTILINE)
         assert line is not None, c.name

@@ -7,8 +7,7 @@ import sqlalchemy as sa
 
 from tiktok_etl.storage.db import make_engine
 from tiktok_etl.storage.errors import MigrationError
-from tiktok_etl.storage.migrations import applied_versions, migrate
-from tiktok_etl.storage.migrations_sql import MIGRATIONS, Migration
+from tiktok_etl.storage.migrations import MIGRATIONS, Migration, applied_versions, migrate
 from tiktok_etl_tests.pg_fixtures import fresh_database
 
 ALL_VERSIONS = [m.version for m in MIGRATIONS]

@@ -45,6 +45,6 @@ def test_database_columns_match_the_spec(engine: sa.Engine, spec: TableSpec) -> 
 
 def test_specs_refuse_bad_identifiers_and_unknown_key_columns() -> None:
     with pytest.raises(ValueError, match="invalid column name"):
-        col('x"; DROP TABLE y; --', "text")
+        col('x"; DROP TABLE y; --', "text", "an injection attempt")
     with pytest.raises(ValueError, match="key columns"):
-        TableSpec("t", (col("a", "text"),), key=("b",), partition_columns=())
+        TableSpec("t", (col("a", "text", "a column"),), key=("b",), partition_columns=())

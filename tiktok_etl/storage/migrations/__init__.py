@@ -1,4 +1,9 @@
-"""Apply :data:`migrations_sql.MIGRATIONS` that a database has not seen yet.
+"""Apply the frozen migrations in this package that a database has not seen yet.
+
+Each ``NNNN_name.sql`` file is one migration; its file name without ``.sql`` is the version
+recorded in ``schema_migrations``, and files apply in name order. A shipped file never
+changes (databases remember versions, not contents): to change the schema, add the next
+numbered file. The files are package data, read at run time; nothing renders SQL here.
 
 Safe to call from every process on start-up: already-applied versions are skipped with a
 single query, and pending ones are applied one transaction each under a transaction-level
@@ -8,18 +13,22 @@ advisory lock, so concurrent callers queue instead of colliding.
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Sequence
+from dataclasses import dataclass
+from importlib import resources
 
 import psycopg
 import sqlalchemy as sa
 
 from tiktok_etl.storage.db import driver_connection
 from tiktok_etl.storage.errors import MigrationError
-from tiktok_etl.storage.migrations_sql import MIGRATIONS, Migration
 
 _log = logging.getLogger(__name__)
 
 LOCK_NAME = "tiktok_etl:migrations"
+
+_FILE_NAME = re.compile(r"^(\d{4}_[a-z0-9_]+)\.sql$")
 
 _CREATE_LEDGER = """
 CREATE TABLE IF NOT EXISTS schema_migrations (
@@ -27,6 +36,31 @@ CREATE TABLE IF NOT EXISTS schema_migrations (
     applied_at timestamptz NOT NULL DEFAULT now()
 )
 """
+
+
+@dataclass(frozen=True)
+class Migration:
+    """One schema change: SQL text (possibly several statements) run in one transaction."""
+
+    version: str
+    sql: str
+
+
+def load_migrations() -> list[Migration]:
+    """The migration files shipped in this package, in version order."""
+    folder = resources.files(__name__)
+    migrations = []
+    for entry in folder.iterdir():
+        match = _FILE_NAME.match(entry.name)
+        if match is None:
+            if entry.name.endswith(".sql"):
+                raise ValueError(f"migration file {entry.name!r} is not named NNNN_name.sql")
+            continue
+        migrations.append(Migration(match.group(1), entry.read_text(encoding="utf-8")))
+    return sorted(migrations, key=lambda m: m.version)
+
+
+MIGRATIONS: list[Migration] = load_migrations()
 
 
 def applied_versions(engine: sa.Engine) -> set[str]:
