@@ -6,6 +6,7 @@ OAuth flows (`DisplayOAuth`, `BusinessOAuth`). Records come back as typed,
 lossless models; errors as typed exceptions that never contain secrets.
 """
 
+from tiktok_etl.api.bearer import StaticTokenProvider, TokenProvider, call_with_refresh
 from tiktok_etl.api.business import (
     BUSINESS_BASE_URL,
     BusinessClient,
@@ -32,19 +33,18 @@ from tiktok_etl.api.models import (
     DisplayVideo,
     TikTokRecord,
 )
-from tiktok_etl.api.oauth import AUTHORIZE_URL, BusinessOAuth, DisplayOAuth, parse_callback
+from tiktok_etl.api.oauth import (
+    AUTHORIZE_URL,
+    BusinessOAuth,
+    DisplayOAuth,
+    TokenResponse,
+    parse_callback,
+)
 from tiktok_etl.api.outcome import Outcome
 from tiktok_etl.api.pagination import FetchResult, Page, RejectedRecord, collect, iter_pages
 from tiktok_etl.api.pkce import PkcePair, new_state
 from tiktok_etl.api.ratelimit import RateLimiter, SlidingWindowLimiter, Slot, UnlimitedLimiter
 from tiktok_etl.api.redaction import redact
-from tiktok_etl.api.tokens import (
-    RefreshingTokenProvider,
-    StaticTokenProvider,
-    TokenProvider,
-    TokenSet,
-    call_with_refresh,
-)
 from tiktok_etl.api.transport import Reply, RequestStats, RetryPolicy, Transport
 
 __all__ = [
@@ -72,7 +72,6 @@ __all__ = [
     "RateLimited",
     "RateLimiter",
     "ReauthRequired",
-    "RefreshingTokenProvider",
     "RejectedRecord",
     "Reply",
     "RequestStats",
@@ -87,7 +86,7 @@ __all__ = [
     "TikTokRecord",
     "TokenExpired",
     "TokenProvider",
-    "TokenSet",
+    "TokenResponse",
     "Transport",
     "TransportError",
     "UnlimitedLimiter",

@@ -17,7 +17,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from tiktok_etl.api import TokenSet
+from tiktok_etl.auth.model import TokenSet
 from tiktok_etl.runtime import Runtime, open_runtime
 from tiktok_etl.runtime.registration import register_account
 from tiktok_etl.settings import Settings
