@@ -244,50 +244,40 @@ class BusinessOAuth(_OAuthApp):
 
     def exchange_code(self, auth_code: str, redirect_uri: str) -> TokenResponse:
         """Trade an authorization code for tokens (never retried after an ambiguous failure)."""
-        body = {
-            "client_id": self.app_id,
-            "client_secret": self._app_secret,
+        fields = {
             "grant_type": "authorization_code",
             "auth_code": auth_code,
             "redirect_uri": redirect_uri,
         }
-        try:
-            payload = self._post(BUSINESS_TOKEN, body, idempotent=False)
-        except (RateLimited, ServerError):
-            raise
-        except ApiError as exc:
-            raise OAuthError(exc.code, exc.message, log_id=exc.log_id) from None
-        return _token_response(payload)
+        return _token_response(self._call(BUSINESS_TOKEN, fields, idempotent=False))
 
     def refresh(self, refresh_token: str) -> TokenResponse:
         """A new token pair; any non-retryable refusal raises `ReauthRequired`."""
-        body = {
-            "client_id": self.app_id,
-            "client_secret": self._app_secret,
-            "grant_type": "refresh_token",
-            "refresh_token": refresh_token,
-        }
-        try:
-            payload = self._post(BUSINESS_REFRESH, body, idempotent=True)
-        except (RateLimited, ServerError):
-            raise
-        except ApiError as exc:
-            raise ReauthRequired(exc.code, exc.message, log_id=exc.log_id) from None
+        fields = {"grant_type": "refresh_token", "refresh_token": refresh_token}
+        payload = self._call(BUSINESS_REFRESH, fields, idempotent=True, refused=ReauthRequired)
         return _token_response(payload)
 
     def revoke(self, access_token: str) -> None:
         """Revoke the account's access token."""
-        body = {
-            "client_id": self.app_id,
-            "client_secret": self._app_secret,
-            "access_token": access_token,
-        }
+        self._call(BUSINESS_REVOKE, {"access_token": access_token}, idempotent=True)
+
+    def _call(
+        self,
+        endpoint: str,
+        fields: Mapping[str, str],
+        *,
+        idempotent: bool,
+        refused: type[OAuthError] = OAuthError,
+    ) -> Any:
+        """POST ``fields`` with the app's credentials; a refusal that no retry can fix
+        (anything but a throttle or a server error) raises ``refused``."""
+        body = {"client_id": self.app_id, "client_secret": self._app_secret, **fields}
         try:
-            self._post(BUSINESS_REVOKE, body, idempotent=True)
+            return self._post(endpoint, body, idempotent=idempotent)
         except (RateLimited, ServerError):
             raise
         except ApiError as exc:
-            raise OAuthError(exc.code, exc.message, log_id=exc.log_id) from None
+            raise refused(exc.code, exc.message, log_id=exc.log_id) from None
 
     def _post(self, endpoint: str, body: Mapping[str, str], *, idempotent: bool) -> Any:
         classify: Classifier = classify_business
