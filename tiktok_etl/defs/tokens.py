@@ -16,6 +16,9 @@ the run, where data engineers look, and needs no check-execution plumbing (an op
 emit asset-check results). Failing runs are tagged ``tiktok/reauth_required``, runs that met
 a refresh token near its own expiry ``tiktok/refresh_token_expiring``, so both can be
 filtered in the Runs list.
+
+The due rule, the warning texts and the choice of accounts live in ``tiktok_etl.auth``
+(``model``, ``health``); this module only wires them into ops, the job and the sensor.
 """
 
 import warnings
