@@ -96,6 +96,7 @@ class _OAuthApp:
     """What both families' OAuth clients share: the app's identity and the authorize URL."""
 
     _id_name = "client_id"
+    default_api_base_url: str
 
     def __init__(
         self,
@@ -103,13 +104,13 @@ class _OAuthApp:
         app_key: str,
         app_secret: str,
         *,
-        api_base_url: str,
-        authorize_url: str,
+        api_base_url: str | None = None,
+        authorize_url: str = AUTHORIZE_URL,
     ) -> None:
         self._transport = transport
         self._app_key = app_key
         self._app_secret = app_secret
-        self.api_base_url = api_base_url
+        self.api_base_url = api_base_url or self.default_api_base_url
         self.authorize_endpoint = authorize_url
 
     def __repr__(self) -> str:
@@ -133,23 +134,7 @@ class DisplayOAuth(_OAuthApp):
     """Login Kit OAuth for the Display API (form-encoded, flat JSON answers)."""
 
     _id_name = "client_key"
-
-    def __init__(
-        self,
-        transport: Transport,
-        client_key: str,
-        client_secret: str,
-        *,
-        api_base_url: str = DISPLAY_API_BASE_URL,
-        authorize_url: str = AUTHORIZE_URL,
-    ) -> None:
-        super().__init__(
-            transport,
-            client_key,
-            client_secret,
-            api_base_url=api_base_url,
-            authorize_url=authorize_url,
-        )
+    default_api_base_url = DISPLAY_API_BASE_URL
 
     @property
     def client_key(self) -> str:
@@ -225,18 +210,7 @@ class BusinessOAuth(_OAuthApp):
     unusable until the user authorizes again.
     """
 
-    def __init__(
-        self,
-        transport: Transport,
-        app_id: str,
-        app_secret: str,
-        *,
-        api_base_url: str = BUSINESS_API_BASE_URL,
-        authorize_url: str = AUTHORIZE_URL,
-    ) -> None:
-        super().__init__(
-            transport, app_id, app_secret, api_base_url=api_base_url, authorize_url=authorize_url
-        )
+    default_api_base_url = BUSINESS_API_BASE_URL
 
     @property
     def app_id(self) -> str:
