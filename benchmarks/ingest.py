@@ -42,8 +42,7 @@ from _common import (
 )
 from cryptography.fernet import Fernet
 
-from tiktok_etl.api import TokenSet
-from tiktok_etl.auth.provider import to_storage
+from tiktok_etl.auth.model import TokenSet
 from tiktok_etl.ingest.comments import fetch_comments
 from tiktok_etl.ingest.fetched import FetchOutcome
 from tiktok_etl.ingest.profile import fetch_profile
@@ -322,7 +321,7 @@ def register(runtime: Runtime, sandbox: Sandbox, accounts: list[Account]) -> lis
         body = sandbox.issue_tokens(account.open_id, account.api)
         tokens = TokenSet.from_response(body, datetime.now(UTC))
         stored.append(runtime.accounts.add(account))
-        runtime.tokens.save(account.account_key, to_storage(tokens))
+        runtime.tokens.save(account.account_key, tokens)
     return stored
 
 

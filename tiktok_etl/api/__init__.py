@@ -6,6 +6,7 @@ OAuth flows (`DisplayOAuth`, `BusinessOAuth`). Records come back as typed,
 lossless models; errors as typed exceptions that never contain secrets.
 """
 
+from tiktok_etl.api.bearer import StaticTokenProvider, TokenProvider, call_with_refresh
 from tiktok_etl.api.business import BusinessClient, CommentRequest
 from tiktok_etl.api.clock import Clock, ManualClock, SystemClock
 from tiktok_etl.api.display import DisplayClient, user_fields_for_scopes
@@ -28,19 +29,12 @@ from tiktok_etl.api.models import (
     DisplayVideo,
     TikTokRecord,
 )
-from tiktok_etl.api.oauth import BusinessOAuth, DisplayOAuth, parse_callback
+from tiktok_etl.api.oauth import BusinessOAuth, DisplayOAuth, TokenResponse, parse_callback
 from tiktok_etl.api.outcome import Outcome
 from tiktok_etl.api.pagination import FetchResult, Page, RejectedRecord, collect, iter_pages
 from tiktok_etl.api.pkce import PkcePair, new_state
 from tiktok_etl.api.ratelimit import RateLimiter, SlidingWindowLimiter, Slot, UnlimitedLimiter
 from tiktok_etl.api.redaction import redact
-from tiktok_etl.api.tokens import (
-    RefreshingTokenProvider,
-    StaticTokenProvider,
-    TokenProvider,
-    TokenSet,
-    call_with_refresh,
-)
 from tiktok_etl.api.transport import Reply, RequestStats, RetryPolicy, Transport
 
 __all__ = [
@@ -65,7 +59,6 @@ __all__ = [
     "RateLimited",
     "RateLimiter",
     "ReauthRequired",
-    "RefreshingTokenProvider",
     "RejectedRecord",
     "Reply",
     "RequestStats",
@@ -80,7 +73,7 @@ __all__ = [
     "TikTokRecord",
     "TokenExpired",
     "TokenProvider",
-    "TokenSet",
+    "TokenResponse",
     "Transport",
     "TransportError",
     "UnlimitedLimiter",

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from tiktok_etl.api.bearer import TokenProvider
 from tiktok_etl.api.business_envelope import classify_business
 from tiktok_etl.api.errors import ApiError
 from tiktok_etl.api.models import (
@@ -31,7 +32,6 @@ from tiktok_etl.api.models import (
 )
 from tiktok_etl.api.pagination import FetchResult, Page, collect, iter_pages
 from tiktok_etl.api.session import ApiSession
-from tiktok_etl.api.tokens import TokenProvider
 from tiktok_etl.api.transport import Transport
 from tiktok_etl.api.windows import check_window, in_window
 

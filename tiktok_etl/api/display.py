@@ -13,11 +13,11 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
+from tiktok_etl.api.bearer import TokenProvider
 from tiktok_etl.api.display_envelope import classify_display
 from tiktok_etl.api.models import DisplayUser, DisplayVideo, requested_fields
 from tiktok_etl.api.pagination import FetchResult, Page, collect, iter_pages, page_from_data
 from tiktok_etl.api.session import ApiSession
-from tiktok_etl.api.tokens import TokenProvider
 from tiktok_etl.api.transport import Transport
 from tiktok_etl.api.windows import check_window, in_window, to_epoch_ms
 

@@ -7,21 +7,22 @@ unavailable, connection never opened), never after a timeout. A refresh is
 retried like a read: if a lost answer had already rotated the refresh token,
 the retry fails with `ReauthRequired`, which is where we would end up anyway.
 Secrets travel only in request bodies and never appear in errors or logs.
+
+This is the wire protocol only: token endpoints return the response data as TikTok sent it
+(a `TokenResponse` mapping); `tiktok_etl.auth` turns it into its token model.
 """
 
 from __future__ import annotations
 
 import secrets
 from collections.abc import Iterable, Mapping
-from datetime import datetime
-from typing import Any
+from typing import Any, TypeAlias
 from urllib.parse import urlencode
 
 from tiktok_etl.api.business_envelope import classify_business
 from tiktok_etl.api.display_envelope import classify_display_oauth
 from tiktok_etl.api.errors import ApiError, OAuthError, RateLimited, ReauthRequired, ServerError
 from tiktok_etl.api.pkce import PkcePair
-from tiktok_etl.api.tokens import TokenSet
 from tiktok_etl.api.transport import Classifier, Transport
 
 DISPLAY_TOKEN = "/v2/oauth/token/"
@@ -31,6 +32,9 @@ BUSINESS_REFRESH = "tt_user/oauth2/refresh_token/"
 BUSINESS_REVOKE = "tt_user/oauth2/revoke/"
 
 INVALID_GRANT = "invalid_grant"
+
+# a token endpoint's answer: Display's flat JSON, or the Business envelope's `data`
+TokenResponse: TypeAlias = Mapping[str, Any]
 
 
 def build_authorize_url(
@@ -72,6 +76,12 @@ def parse_callback(query: Mapping[str, str], expected_state: str) -> str:
     if not code:
         raise OAuthError("missing_code", "the callback carries no authorization code")
     return code
+
+
+def _token_response(payload: Any) -> TokenResponse:
+    if not isinstance(payload, Mapping):
+        return {}  # an empty answer: the token model's parser names what is missing
+    return payload
 
 
 def _endpoint_url(base_url: str, endpoint: str) -> str:
@@ -120,23 +130,6 @@ class DisplayOAuth(_OAuthApp):
 
     _id_name = "client_key"
 
-    def __init__(
-        self,
-        transport: Transport,
-        client_key: str,
-        client_secret: str,
-        *,
-        api_base_url: str,
-        authorize_url: str,
-    ) -> None:
-        super().__init__(
-            transport,
-            client_key,
-            client_secret,
-            api_base_url=api_base_url,
-            authorize_url=authorize_url,
-        )
-
     @property
     def client_key(self) -> str:
         return self._app_key
@@ -146,8 +139,7 @@ class DisplayOAuth(_OAuthApp):
         code: str,
         redirect_uri: str,
         code_verifier: str | None = None,
-        now: datetime | None = None,
-    ) -> TokenSet:
+    ) -> TokenResponse:
         """Trade an authorization code for tokens (never retried after an ambiguous failure)."""
         form = {
             "client_key": self.client_key,
@@ -159,9 +151,9 @@ class DisplayOAuth(_OAuthApp):
         if code_verifier:
             form["code_verifier"] = code_verifier
         payload = self._post(DISPLAY_TOKEN, form, idempotent=False)
-        return TokenSet.from_response(payload, now or self._transport.clock.now())
+        return _token_response(payload)
 
-    def refresh(self, refresh_token: str, now: datetime | None = None) -> TokenSet:
+    def refresh(self, refresh_token: str) -> TokenResponse:
         """A new token pair; `invalid_grant` raises `ReauthRequired`.
 
         The refresh token rotates (the old one stops working): persist the returned
@@ -179,7 +171,7 @@ class DisplayOAuth(_OAuthApp):
             if exc.error == INVALID_GRANT:
                 raise ReauthRequired(exc.error, exc.description, log_id=exc.log_id) from None
             raise
-        return TokenSet.from_response(payload, now or self._transport.clock.now())
+        return _token_response(payload)
 
     def revoke(self, token: str) -> None:
         """Revoke an access token: the user must authorize again to be read."""
@@ -212,71 +204,47 @@ class BusinessOAuth(_OAuthApp):
     unusable until the user authorizes again.
     """
 
-    def __init__(
-        self,
-        transport: Transport,
-        app_id: str,
-        app_secret: str,
-        *,
-        api_base_url: str,
-        authorize_url: str,
-    ) -> None:
-        super().__init__(
-            transport, app_id, app_secret, api_base_url=api_base_url, authorize_url=authorize_url
-        )
 
     @property
     def app_id(self) -> str:
         return self._app_key
 
-    def exchange_code(
-        self, auth_code: str, redirect_uri: str, now: datetime | None = None
-    ) -> TokenSet:
+    def exchange_code(self, auth_code: str, redirect_uri: str) -> TokenResponse:
         """Trade an authorization code for tokens (never retried after an ambiguous failure)."""
-        body = {
-            "client_id": self.app_id,
-            "client_secret": self._app_secret,
+        fields = {
             "grant_type": "authorization_code",
             "auth_code": auth_code,
             "redirect_uri": redirect_uri,
         }
-        try:
-            payload = self._post(BUSINESS_TOKEN, body, idempotent=False)
-        except (RateLimited, ServerError):
-            raise
-        except ApiError as exc:
-            raise OAuthError(exc.code, exc.message, log_id=exc.log_id) from None
-        return TokenSet.from_response(payload or {}, now or self._transport.clock.now())
+        return _token_response(self._call(BUSINESS_TOKEN, fields, idempotent=False))
 
-    def refresh(self, refresh_token: str, now: datetime | None = None) -> TokenSet:
+    def refresh(self, refresh_token: str) -> TokenResponse:
         """A new token pair; any non-retryable refusal raises `ReauthRequired`."""
-        body = {
-            "client_id": self.app_id,
-            "client_secret": self._app_secret,
-            "grant_type": "refresh_token",
-            "refresh_token": refresh_token,
-        }
-        try:
-            payload = self._post(BUSINESS_REFRESH, body, idempotent=True)
-        except (RateLimited, ServerError):
-            raise
-        except ApiError as exc:
-            raise ReauthRequired(exc.code, exc.message, log_id=exc.log_id) from None
-        return TokenSet.from_response(payload or {}, now or self._transport.clock.now())
+        fields = {"grant_type": "refresh_token", "refresh_token": refresh_token}
+        payload = self._call(BUSINESS_REFRESH, fields, idempotent=True, refused=ReauthRequired)
+        return _token_response(payload)
 
     def revoke(self, access_token: str) -> None:
         """Revoke the account's access token."""
-        body = {
-            "client_id": self.app_id,
-            "client_secret": self._app_secret,
-            "access_token": access_token,
-        }
+        self._call(BUSINESS_REVOKE, {"access_token": access_token}, idempotent=True)
+
+    def _call(
+        self,
+        endpoint: str,
+        fields: Mapping[str, str],
+        *,
+        idempotent: bool,
+        refused: type[OAuthError] = OAuthError,
+    ) -> Any:
+        """POST ``fields`` with the app's credentials; a refusal that no retry can fix
+        (anything but a throttle or a server error) raises ``refused``."""
+        body = {"client_id": self.app_id, "client_secret": self._app_secret, **fields}
         try:
-            self._post(BUSINESS_REVOKE, body, idempotent=True)
+            return self._post(endpoint, body, idempotent=idempotent)
         except (RateLimited, ServerError):
             raise
         except ApiError as exc:
-            raise OAuthError(exc.code, exc.message, log_id=exc.log_id) from None
+            raise refused(exc.code, exc.message, log_id=exc.log_id) from None
 
     def _post(self, endpoint: str, body: Mapping[str, str], *, idempotent: bool) -> Any:
         classify: Classifier = classify_business

@@ -13,9 +13,9 @@ from typing import Any, TypeVar
 
 from pydantic import ValidationError
 
+from tiktok_etl.api.bearer import TokenProvider, call_with_refresh
 from tiktok_etl.api.errors import ApiError
 from tiktok_etl.api.pagination import Page, page_from_data, rejection_reason
-from tiktok_etl.api.tokens import TokenProvider, call_with_refresh
 from tiktok_etl.api.transport import Classifier, Transport
 
 T = TypeVar("T")

@@ -43,10 +43,10 @@ from tiktok_etl.api import (
     RateLimited,
     ServerError,
     TikTokError,
-    TokenSet,
     TransportError,
     new_state,
 )
+from tiktok_etl.auth.model import TokenSet, parse_scopes
 from tiktok_etl.runtime import Runtime
 from tiktok_etl.runtime.connector import Connector
 from tiktok_etl.storage.accounts import (
@@ -118,16 +118,9 @@ class LoginResult:
     scopes: tuple[str, ...]
 
 
-def parse_scopes(value: str | Sequence[str] | None, api: str) -> tuple[str, ...]:
+def requested_scopes(value: str | Sequence[str] | None, api: str) -> tuple[str, ...]:
     """Comma- or space-separated scopes; the family's read scopes when empty."""
-    if value is None:
-        items: Sequence[str] = ()
-    elif isinstance(value, str):
-        items = value.replace(" ", ",").split(",")
-    else:
-        items = value
-    scopes = tuple(dict.fromkeys(s.strip() for s in items if s.strip()))
-    return scopes or DEFAULT_SCOPES[api]
+    return parse_scopes(value) or DEFAULT_SCOPES[api]
 
 
 def _check_api(api: str) -> None:
@@ -169,7 +162,7 @@ def begin_login(
         state=new_state(),
         code_verifier=pair.verifier if pair else None,
         pkce=pkce if pair else "none",
-        scopes=parse_scopes(scopes, api),
+        scopes=requested_scopes(scopes, api),
         tenant_id=tenant_id,
         source_id=source_id,
         keywords=normalize_keywords(keywords),
@@ -230,9 +223,10 @@ def finish_login(
         raise AuthFlowError(_callback_problem(exc)) from None
     try:
         if isinstance(oauth, DisplayOAuth):
-            tokens = oauth.exchange_code(code, pending.redirect_uri, pending.code_verifier)
+            response = oauth.exchange_code(code, pending.redirect_uri, pending.code_verifier)
         else:
-            tokens = oauth.exchange_code(code, pending.redirect_uri)
+            response = oauth.exchange_code(code, pending.redirect_uri)
+        tokens = TokenSet.from_response(response, connector.transport.clock.now())
     except OAuthError as exc:
         raise AuthFlowError(
             f"TikTok refused the authorization code ({exc}); codes work once and expire "
@@ -245,7 +239,6 @@ def finish_login(
 
 def save_authorization(runtime: Runtime, pending: PendingLogin, tokens: TokenSet) -> LoginResult:
     """Register a new account, or store new tokens for an existing one and reactivate it."""
-    from tiktok_etl.auth.provider import to_storage
     from tiktok_etl.runtime.registration import register_account
 
     existing = _check_existing(runtime, pending.account_key, pending.api)
@@ -269,7 +262,7 @@ def save_authorization(runtime: Runtime, pending: PendingLogin, tokens: TokenSet
         )
     # under the refresh lock: a worker refreshing the old pair finishes first, or re-reads ours
     with runtime.tokens.lock(existing.account_key):
-        runtime.tokens.save(existing.account_key, to_storage(tokens))
+        runtime.tokens.save(existing.account_key, tokens)
     account = runtime.accounts.set_status(existing.account_key, "active", None)
     return LoginResult(account=account, created=False, scopes=tokens.scopes)
 

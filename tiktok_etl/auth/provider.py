@@ -20,29 +20,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from tiktok_etl.api import ReauthRequired, TokenSet
-from tiktok_etl.auth import store as stored_tokens
-from tiktok_etl.auth.store import StoredTokens, TokenStore
+from tiktok_etl.api import ReauthRequired
+from tiktok_etl.auth.model import StoredTokens, TokenSet
+from tiktok_etl.auth.store import TokenStore
 from tiktok_etl.storage.accounts import AccountStore
-
-# refresh a little before the stored expiry: a request in flight must not outlive its token
-_SKEW_SECONDS = 60
-
-
-def to_storage(tokens: TokenSet) -> stored_tokens.TokenSet:
-    """The API's token model (secrets wrapped) as the storage layer's plain record."""
-    return stored_tokens.TokenSet(
-        access_token=tokens.access_token.get_secret_value(),
-        refresh_token=tokens.refresh_token.get_secret_value(),
-        open_id=tokens.open_id,
-        scopes=tokens.scopes,
-        token_type=tokens.token_type,
-        issued_at=tokens.issued_at,
-        expires_in=tokens.expires_in,
-        refresh_expires_in=tokens.refresh_expires_in,
-        expires_at=tokens.expires_at,
-        refresh_expires_at=tokens.refresh_expires_at,
-    )
 
 
 @dataclass(frozen=True)
@@ -85,7 +66,7 @@ class StoredTokenProvider:
     def access_token(self) -> str:
         with self._lock:
             current = self._current or self._load()
-            if self._expired(current):
+            if current.is_expired(self._now()):
                 current = self._refresh_locked(current.access_token)
             self._current = current
             return current.access_token
@@ -96,7 +77,7 @@ class StoredTokenProvider:
             if (
                 current is not None
                 and current.access_token != rejected_token
-                and not self._expired(current)
+                and not current.is_expired(self._now())
             ):
                 return current.access_token  # another thread of this worker refreshed already
             self._current = self._refresh_locked(rejected_token)
@@ -114,31 +95,19 @@ class StoredTokenProvider:
     def _mark_reauth(self, reason: str) -> None:
         self._accounts.set_status(self._key, "reauth_required", reason)
 
-    def _expired(self, stored: StoredTokens) -> bool:
-        if stored.expires_at is None:
-            return False  # unknown lifetime: use it until TikTok rejects it
-        remaining = (stored.expires_at - self._now()).total_seconds()
-        return remaining <= min(_SKEW_SECONDS, (stored.expires_in or 2 * _SKEW_SECONDS) / 2)
-
     @property
     def account_key(self) -> str:
         return self._key
 
     def refresh_if_due(self, within_fraction: float) -> RefreshResult:
-        """Refresh (under the account lock) when less than ``within_fraction`` of the access
-        token's reported lifetime remains, or it is about to expire; else keep the pair.
+        """Refresh (under the account lock) when the pair is due (:meth:`TokenSet.is_due`:
+        less than ``within_fraction`` of its reported lifetime left, or about to expire).
 
         The decision is taken on the pair re-read under the lock, so a refresh requested for
         a token another worker already rotated is a no-op. ``ReauthRequired`` (the account is
         then marked ``reauth_required``) when TikTok refuses the refresh token.
         """
-        if not 0 <= within_fraction <= 1:
-            raise ValueError(f"within_fraction must be within [0, 1], got {within_fraction}")
-
-        def due(stored: StoredTokens) -> bool:
-            return self._expired(stored) or stored.needs_refresh(within_fraction, self._now())
-
-        return self._refresh_when(due)
+        return self._refresh_when(lambda stored: stored.is_due(within_fraction, self._now()))
 
     def force_refresh(self) -> RefreshResult:
         """Rotate the pair now, whatever its expiry (same lock, re-read and compare-and-swap)."""
@@ -160,7 +129,7 @@ class StoredTokenProvider:
             if should_refresh is not None:
                 if not should_refresh(stored):
                     return stored  # still fresh (or another worker refreshed meanwhile)
-            elif stored.access_token != rejected_token and not self._expired(stored):
+            elif stored.access_token != rejected_token and not stored.is_expired(self._now()):
                 return stored  # another worker refreshed while we waited for the lock
             if not stored.refresh_token:
                 self._mark_reauth("no refresh token stored")
@@ -171,7 +140,7 @@ class StoredTokenProvider:
                 detail = f" ({exc.description})" if exc.description else ""
                 self._mark_reauth(f"token refresh rejected: {exc.error}{detail}")
                 raise
-            if not self._store.compare_and_swap(self._key, stored.version, to_storage(fresh)):
+            if not self._store.compare_and_swap(self._key, stored.version, fresh):
                 # impossible while we hold the lock unless the lock was bypassed; never guess
                 raise RuntimeError(f"tokens of {self._key!r} changed under the refresh lock")
             self.refreshes += 1

@@ -13,10 +13,10 @@ import logging
 import os
 import stat
 import uuid
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from dataclasses import dataclass, fields
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +24,7 @@ import psycopg
 import sqlalchemy as sa
 from cryptography.fernet import Fernet, InvalidToken
 
+from tiktok_etl.auth.model import StoredTokens, TokenSet
 from tiktok_etl.storage.errors import AccountNotFound, TokenDecryptError, TokenLockTimeout
 from tiktok_etl.storage.locks import LockTimeout, advisory_lock
 
@@ -107,77 +108,6 @@ def _create_key_file(path: Path, key: bytes) -> None:
         temporary.unlink(missing_ok=True)
 
 
-def _scopes(value: Iterable[str] | str | None) -> tuple[str, ...]:
-    if value is None:
-        return ()
-    if isinstance(value, str):  # TikTok reports scopes as "user.info.basic,video.list"
-        value = value.split(",")
-    return tuple(s.strip() for s in value if s.strip())
-
-
-def _after(start: datetime, seconds: int | None) -> datetime | None:
-    return None if seconds is None else start + timedelta(seconds=seconds)
-
-
-@dataclass(frozen=True, kw_only=True)
-class TokenSet:
-    """An access/refresh token pair as the OAuth endpoint returned it.
-
-    ``expires_at`` and ``refresh_expires_at`` default to ``issued_at`` plus the lifetimes.
-    The tokens are excluded from ``repr``.
-    """
-
-    access_token: str = field(repr=False)
-    refresh_token: str | None = field(default=None, repr=False)
-    open_id: str | None = None
-    scopes: tuple[str, ...] = ()
-    token_type: str | None = None
-    issued_at: datetime = field(default_factory=lambda: datetime.now(UTC))
-    expires_in: int | None = None
-    refresh_expires_in: int | None = None
-    expires_at: datetime | None = None
-    refresh_expires_at: datetime | None = None
-
-    def __post_init__(self) -> None:
-        if not self.access_token:
-            raise ValueError("access_token is required")
-        if self.issued_at.utcoffset() is None:
-            raise ValueError("issued_at must be timezone-aware")
-        object.__setattr__(self, "scopes", _scopes(self.scopes))
-        if self.expires_at is None:
-            object.__setattr__(self, "expires_at", _after(self.issued_at, self.expires_in))
-        if self.refresh_expires_at is None:
-            object.__setattr__(
-                self, "refresh_expires_at", _after(self.issued_at, self.refresh_expires_in)
-            )
-
-    def lifetime(self) -> timedelta | None:
-        """The access token's full lifetime: ``expires_in``, else ``expires_at - issued_at``."""
-        if self.expires_in is not None:
-            return timedelta(seconds=self.expires_in)
-        if self.expires_at is not None:
-            return self.expires_at - self.issued_at
-        return None
-
-    def needs_refresh(self, within_fraction: float, now: datetime | None = None) -> bool:
-        """True when less than ``within_fraction`` of the lifetime remains (the rule
-        :meth:`TokenStore.expiring` applies in SQL)."""
-        lifetime = self.lifetime()
-        if self.expires_at is None or lifetime is None:
-            return False
-        now = now or datetime.now(UTC)
-        return self.expires_at - now < lifetime * within_fraction
-
-
-@dataclass(frozen=True, kw_only=True)
-class StoredTokens(TokenSet):
-    """Tokens as stored for an account; ``version`` is what compare-and-swap checks."""
-
-    account_key: str
-    version: int
-    updated_at: datetime | None = None
-
-
 @dataclass(frozen=True)
 class RefreshDue:
     """When an account's access token should be refreshed (no token values)."""
@@ -199,7 +129,7 @@ _TOKEN_PARAMS = (
 
 
 class TokenStore:
-    """Encrypted token persistence, per-account refresh locks and expiry queries."""
+    """Encrypted token persistence, per-account refresh locks and the refresh schedule."""
 
     def __init__(self, engine: sa.Engine, cipher: TokenCipher) -> None:
         self.engine = engine
@@ -309,73 +239,36 @@ class TokenStore:
         except LockTimeout:
             raise TokenLockTimeout(account_key, timeout or 0) from None
 
-    def expiring(
-        self, within_fraction: float, now: datetime | None = None
-    ) -> list[tuple[str, datetime]]:
-        """Active accounts whose access token has less than ``within_fraction`` of its
-        lifetime left (expired ones included), soonest first."""
-        if not 0 <= within_fraction <= 1:
-            raise ValueError(f"within_fraction must be within [0, 1], got {within_fraction}")
-        now = now or datetime.now(UTC)
-        with self.engine.connect() as conn:
-            rows = conn.execute(
-                sa.text(
-                    "SELECT t.account_key, t.expires_at FROM tiktok_tokens t "
-                    "JOIN tiktok_accounts a USING (account_key) "
-                    "WHERE a.status = 'active' AND t.expires_at IS NOT NULL "
-                    "AND t.expires_at - :now < :fraction * COALESCE("
-                    "t.expires_in * interval '1 second', t.expires_at - t.issued_at) "
-                    "ORDER BY t.expires_at, t.account_key"
-                ),
-                {"now": now, "fraction": float(within_fraction)},
-            ).all()
-        return [(key, expires_at) for key, expires_at in rows]
-
     def refresh_schedule(self, within_fraction: float) -> list[RefreshDue]:
         """Every active account with a known access-token expiry and when its refresh falls
-        due (``expires_at`` minus ``within_fraction`` of the reported lifetime, the rule of
-        :meth:`expiring`), soonest due first. No token values are read."""
-        if not 0 <= within_fraction <= 1:
-            raise ValueError(f"within_fraction must be within [0, 1], got {within_fraction}")
+        due (:meth:`TokenSet.refresh_due_at`), soonest due first. No token values are read."""
         with self.engine.connect() as conn:
             rows = conn.execute(
                 sa.text(
-                    "SELECT account_key, version, expires_at, refresh_expires_at, due_at FROM ("
-                    "SELECT t.account_key, t.version, t.expires_at, t.refresh_expires_at, "
-                    "t.expires_at - :fraction * COALESCE(t.expires_in * interval '1 second', "
-                    "t.expires_at - t.issued_at) AS due_at FROM tiktok_tokens t "
-                    "JOIN tiktok_accounts a USING (account_key) "
-                    "WHERE a.status = 'active' AND t.expires_at IS NOT NULL) s "
-                    "ORDER BY due_at, account_key"
-                ),
-                {"fraction": float(within_fraction)},
-            ).all()
-        return [RefreshDue(*row) for row in rows]
-
-    def next_expiry(self) -> datetime | None:
-        """The earliest access-token expiry among active accounts."""
-        with self.engine.connect() as conn:
-            return conn.execute(
-                sa.text(
-                    "SELECT min(t.expires_at) FROM tiktok_tokens t "
-                    "JOIN tiktok_accounts a USING (account_key) WHERE a.status = 'active'"
+                    "SELECT t.account_key, t.version, t.issued_at, t.expires_at, "
+                    "t.refresh_expires_at, t.expires_in, t.refresh_expires_in "
+                    "FROM tiktok_tokens t JOIN tiktok_accounts a USING (account_key) "
+                    "WHERE a.status = 'active' AND t.expires_at IS NOT NULL"
                 )
-            ).scalar()
+            ).all()
+        schedule = []
+        for row in rows:
+            # the rule needs expiries only: a placeholder stands in for the unread token
+            expiry = StoredTokens(access_token="<not read>", **row._asdict())
+            due_at = expiry.refresh_due_at(within_fraction)
+            assert expiry.expires_at is not None and due_at is not None
+            schedule.append(
+                RefreshDue(
+                    expiry.account_key,
+                    expiry.version,
+                    expiry.expires_at,
+                    expiry.refresh_expires_at,
+                    due_at,
+                )
+            )
+        return sorted(schedule, key=lambda entry: (entry.due_at, entry.account_key))
 
 
 def _stored(account_key: str, tokens: TokenSet, version: int, updated_at: datetime) -> StoredTokens:
-    return StoredTokens(
-        account_key=account_key,
-        version=version,
-        updated_at=updated_at,
-        access_token=tokens.access_token,
-        refresh_token=tokens.refresh_token,
-        open_id=tokens.open_id,
-        scopes=tokens.scopes,
-        token_type=tokens.token_type,
-        issued_at=tokens.issued_at,
-        expires_in=tokens.expires_in,
-        refresh_expires_in=tokens.refresh_expires_in,
-        expires_at=tokens.expires_at,
-        refresh_expires_at=tokens.refresh_expires_at,
-    )
+    values = {name.name: getattr(tokens, name.name) for name in fields(TokenSet)}
+    return StoredTokens(account_key=account_key, version=version, updated_at=updated_at, **values)

@@ -36,7 +36,7 @@ def accounts() -> None:
 @click.option("--keyword-mode", type=click.Choice(["tag", "filter"]), default="tag")
 def accounts_add(**options: Any) -> None:
     """Register an account with tokens you already hold (see `auth login` for the OAuth flow)."""
-    from tiktok_etl.api import TokenSet
+    from tiktok_etl.auth.model import TokenSet
     from tiktok_etl.runtime.registration import register_account
 
     if not options["open_id"]:

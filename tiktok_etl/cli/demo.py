@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 import click
 import sqlalchemy as sa
 
-from tiktok_etl.api import TokenSet
+from tiktok_etl.auth.model import TokenSet
 from tiktok_etl.cli.errors import Command
 from tiktok_etl.runtime import Runtime, open_runtime
 from tiktok_etl.runtime.registration import register_account

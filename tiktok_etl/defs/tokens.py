@@ -16,19 +16,30 @@ the run, where data engineers look, and needs no check-execution plumbing (an op
 emit asset-check results). Failing runs are tagged ``tiktok/reauth_required``, runs that met
 a refresh token near its own expiry ``tiktok/refresh_token_expiring``, so both can be
 filtered in the Runs list.
+
+The due rule, the warning texts and the choice of accounts live in ``tiktok_etl.auth``
+(``model``, ``health``); this module only wires them into ops, the job and the sensor.
 """
 
-import re
 import warnings
 from collections.abc import Iterator, Mapping
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
 import dagster as dg
 from pydantic import Field
 
 from tiktok_etl.api import RateLimited, ReauthRequired, ServerError, TikTokError, TransportError
-from tiktok_etl.auth.store import StoredTokens
+from tiktok_etl.auth.health import (
+    accounts_to_refresh,
+    due_now,
+    fix_command,
+    nothing_due_reason,
+    refresh_token_expiry_warning,
+    step_keys,
+    utc_text,
+)
+from tiktok_etl.auth.model import StoredTokens, validate_refresh_fraction
 from tiktok_etl.defs.partitions import accounts_partitions
 from tiktok_etl.defs.resources import TikTokConnectorResource
 from tiktok_etl.runtime import Runtime
@@ -38,10 +49,6 @@ from tiktok_etl.storage.errors import AccountNotFound
 
 REFRESH_FRACTION_VAR = "TIKTOK_ETL_REFRESH_FRACTION"
 _REFRESH_FRACTION_DEFAULT = setting_for(REFRESH_FRACTION_VAR).default
-# warn when a refresh token has less than this left (TikTok: 180 or 365 days in total) ...
-REFRESH_TOKEN_WARNING = timedelta(days=7)
-# ... or less than this share of the lifetime it was issued with, whichever comes first
-REFRESH_TOKEN_WARNING_FRACTION = 0.10
 
 JOB_NAME = "tiktok_token_refresh"
 PLAN_OP = "tiktok_token_refresh_plan"
@@ -65,31 +72,6 @@ def refresh_fraction(
     return (settings or Settings.from_env(env)).refresh_fraction
 
 
-def refresh_token_expiry_warning(tokens: StoredTokens, now: datetime) -> str | None:
-    """A warning when the refresh token itself is close to expiry, else None.
-
-    Close means less than 7 days, or less than 10 % of its reported lifetime, left. Only a
-    new authorization (``tiktok-etl auth login``) gives a new refresh-token lifetime.
-    """
-    expires_at = tokens.refresh_expires_at
-    if expires_at is None:
-        return None
-    threshold = REFRESH_TOKEN_WARNING
-    if tokens.refresh_expires_in:
-        lifetime = timedelta(seconds=tokens.refresh_expires_in)
-        threshold = max(threshold, lifetime * REFRESH_TOKEN_WARNING_FRACTION)
-    remaining = expires_at - now
-    if remaining >= threshold:
-        return None
-    if remaining <= timedelta(0):
-        return f"its refresh token expired at {_utc(expires_at)}"
-    return f"its refresh token expires at {_utc(expires_at)} (in {_duration(remaining)})"
-
-
-def fix_command(account_key: str, api: str) -> str:
-    return f"tiktok-etl auth login --api {api} --key {account_key}"
-
-
 def refresh_run_config(
     accounts: list[str], *, force: bool = False, fraction: float | None = None
 ) -> dict[str, Any]:
@@ -100,19 +82,6 @@ def refresh_run_config(
     if fraction is not None:
         config["fraction"] = fraction
     return {"ops": {PLAN_OP: {"config": config}}}
-
-
-def _utc(moment: datetime) -> str:
-    return f"{moment.astimezone(UTC):%Y-%m-%d %H:%M:%S}Z"
-
-
-def _duration(delta: timedelta) -> str:
-    seconds = max(0, int(delta.total_seconds()))
-    days, rest = divmod(seconds, 86_400)
-    hours, rest = divmod(rest, 3600)
-    if days:
-        return f"{days}d{hours:02d}h"
-    return f"{hours}h{rest // 60:02d}m"
 
 
 tiktok_account_tokens = dg.AssetSpec(
@@ -146,19 +115,6 @@ class TokenRefreshConfig(dg.Config):
     )
 
 
-def _mapping_keys(accounts: list[str]) -> Iterator[tuple[str, str]]:
-    """(mapping key, account key) pairs; mapping keys allow only [A-Za-z0-9_]."""
-    used: set[str] = set()
-    for account_key in accounts:
-        base = re.sub(r"[^A-Za-z0-9_]", "_", account_key) or "account"
-        key, n = base, 1
-        while key in used:
-            n += 1
-            key = f"{base}_{n}"
-        used.add(key)
-        yield key, account_key
-
-
 @dg.op(
     name=PLAN_OP,
     out=dg.DynamicOut(dict),
@@ -171,20 +127,23 @@ def tiktok_token_refresh_plan(
     fraction = (
         config.fraction if config.fraction is not None else refresh_fraction(runtime.settings)
     )
-    if not 0 < fraction <= 1:
-        raise dg.Failure(f"fraction must be within (0, 1], got {fraction}", allow_retries=False)
-    accounts = list(dict.fromkeys(config.accounts))
-    if not accounts:
-        if config.force:
-            accounts = [a.account_key for a in runtime.accounts.list(status="active")]
-        else:
-            now = datetime.now(UTC)
-            schedule = runtime.tokens.refresh_schedule(fraction)
-            accounts = [due.account_key for due in schedule if due.is_due(now)]
+    try:
+        fraction = validate_refresh_fraction(fraction)
+    except ValueError as exc:
+        raise dg.Failure(str(exc), allow_retries=False) from None
+    accounts = accounts_to_refresh(
+        config.accounts,
+        force=config.force,
+        fraction=fraction,
+        accounts=runtime.accounts,
+        tokens=runtime.tokens,
+        now=datetime.now(UTC),
+    )
+    if not config.accounts:
         context.log.info(
             "%d account(s) to refresh: %s", len(accounts), ", ".join(accounts) or "none"
         )
-    for mapping_key, account_key in _mapping_keys(accounts):
+    for mapping_key, account_key in step_keys(accounts):
         yield dg.DynamicOutput(
             {"account_key": account_key, "force": config.force, "fraction": fraction},
             mapping_key=mapping_key,
@@ -319,7 +278,7 @@ def tiktok_refresh_account_tokens(
             "account %s: tokens rotated (version %d, access token valid until %s)",
             account_key,
             tokens.version,
-            _utc(tokens.expires_at) if tokens.expires_at else "unknown",
+            utc_text(tokens.expires_at) if tokens.expires_at else "unknown",
         )
     else:
         context.log.info("account %s: tokens not due (or already refreshed elsewhere)", account_key)
@@ -373,7 +332,7 @@ def tiktok_token_refresh_sensor(
     fraction = refresh_fraction(runtime.settings)
     now = datetime.now(UTC)
     schedule = runtime.tokens.refresh_schedule(fraction)
-    due = [entry for entry in schedule if entry.is_due(now)]
+    due = due_now(schedule, now)
     blocked = [a.account_key for a in runtime.accounts.list(status="reauth_required")]
     if blocked:
         context.log.warning(
@@ -386,17 +345,7 @@ def tiktok_token_refresh_sensor(
     if not due and surface:
         return dg.SensorResult(run_requests=surface)
     if not due:
-        if schedule:
-            nxt = schedule[0]
-            reason = (
-                f"no access token due for refresh (fraction {fraction:g}); next expiry: "
-                f"{nxt.account_key} at {_utc(nxt.expires_at)}, refresh due from {_utc(nxt.due_at)}"
-            )
-        else:
-            reason = "no active TikTok account has tokens with a known expiry"
-        if blocked:
-            reason += f"; needing re-authorization: {', '.join(blocked)}"
-        return dg.SkipReason(reason)
+        return dg.SkipReason(nothing_due_reason(schedule, fraction, blocked))
     requests = [
         dg.RunRequest(
             run_key=f"refresh:{entry.account_key}:{entry.version}",

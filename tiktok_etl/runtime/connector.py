@@ -19,9 +19,9 @@ from tiktok_etl.api import (
     DisplayOAuth,
     RetryPolicy,
     SlidingWindowLimiter,
-    TokenSet,
     Transport,
 )
+from tiktok_etl.auth.model import TokenSet
 from tiktok_etl.auth.provider import StoredTokenProvider
 from tiktok_etl.ingest.sources import AccountSource
 from tiktok_etl.runtime import Runtime
@@ -93,8 +93,12 @@ class Connector:
         )
 
     def refresher(self, api: str) -> Callable[[str], TokenSet]:
+        """Refresh-token -> new pair, timed by the transport's clock."""
         oauth = self.oauth(api)
-        return lambda refresh_token: oauth.refresh(refresh_token)
+        clock = self.transport.clock
+        return lambda refresh_token: TokenSet.from_response(
+            oauth.refresh(refresh_token), clock.now()
+        )
 
     def token_provider(self, account: Account) -> StoredTokenProvider:
         return StoredTokenProvider(

@@ -7,8 +7,7 @@ import logging
 from collections.abc import Sequence
 from datetime import UTC, datetime
 
-from tiktok_etl.api import TokenSet
-from tiktok_etl.auth.provider import to_storage
+from tiktok_etl.auth.model import TokenSet
 from tiktok_etl.runtime import Runtime, open_runtime
 from tiktok_etl.storage.accounts import Account
 
@@ -48,14 +47,14 @@ def register_account(
         Account(
             account_key=account_key,
             api=api,  # type: ignore[arg-type]
-            open_id=tokens.open_id,
+            open_id=tokens.open_id or "",  # Account refuses an empty one
             tenant_id=tenant_id,
             source_id=source_id,
             keywords=tuple(keywords),
             keyword_mode=keyword_mode,  # type: ignore[arg-type]
         )
     )
-    runtime.tokens.save(account.account_key, to_storage(tokens))
+    runtime.tokens.save(account.account_key, tokens)
     _sync_partitions(runtime, add=[account.account_key])
     return account
 

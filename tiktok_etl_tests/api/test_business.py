@@ -16,16 +16,17 @@ from tiktok_etl.api import (
     CommentRequest,
     ManualClock,
     RateLimited,
-    RefreshingTokenProvider,
     ServerError,
     StaticTokenProvider,
     TokenExpired,
-    TokenSet,
+    TokenResponse,
     Transport,
     TransportError,
 )
+from tiktok_etl.auth.model import TokenSet
 
 from .conftest import BUSINESS, BUSINESS_ID, business_error, business_ok, load_fixture, sent_json
+from .refreshing_provider import InMemoryTokenProvider
 
 PROFILE = f"{BUSINESS}/business/get/"
 VIDEO_LIST = f"{BUSINESS}/business/video/list/"
@@ -428,15 +429,13 @@ def test_fixture_throttle_on_http_200_is_retried_then_succeeds(
 def test_a_rejected_token_is_refreshed_once_and_the_request_retried(
     api: respx.MockRouter, transport: Transport, clock: ManualClock
 ) -> None:
-    def refresher(refresh_token: str) -> TokenSet:
-        return TokenSet.from_response(
-            {**load_fixture("business_token.json")["data"], "access_token": "act.NEW"}, clock.now()
-        )
+    def refresher(refresh_token: str) -> TokenResponse:
+        return {**load_fixture("business_token.json")["data"], "access_token": "act.NEW"}
 
     initial = TokenSet.from_response(load_fixture("business_token.json")["data"], clock.now())
     client = BusinessClient(
         transport,
-        RefreshingTokenProvider(initial, refresher, clock=clock),
+        InMemoryTokenProvider(initial, refresher, clock=clock),
         BUSINESS_ID,
         base_url=BUSINESS,
     )

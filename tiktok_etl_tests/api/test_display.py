@@ -15,18 +15,19 @@ from tiktok_etl.api import (
     DisplayClient,
     ManualClock,
     RateLimited,
-    RefreshingTokenProvider,
     ScopeNotAuthorized,
     ServerError,
     StaticTokenProvider,
     TokenExpired,
-    TokenSet,
+    TokenResponse,
     Transport,
     user_fields_for_scopes,
 )
 from tiktok_etl.api.windows import to_epoch_ms
+from tiktok_etl.auth.model import TokenSet
 
 from .conftest import DISPLAY, display_error, display_ok, load_fixture, sent_json
+from .refreshing_provider import InMemoryTokenProvider
 
 USER_INFO = DISPLAY + "/v2/user/info/"
 VIDEO_LIST = DISPLAY + "/v2/video/list/"
@@ -368,18 +369,15 @@ def test_fixture_rate_limit_error_is_retried_then_succeeds(
     assert client.user_info().open_id == "o1"
 
 
-def provider_for(clock: ManualClock, refreshed: list[str]) -> RefreshingTokenProvider:
-    def refresher(refresh_token: str) -> TokenSet:
+def provider_for(clock: ManualClock, refreshed: list[str]) -> InMemoryTokenProvider:
+    def refresher(refresh_token: str) -> TokenResponse:
         refreshed.append(refresh_token)
-        return TokenSet.from_response(
-            {
-                "access_token": "act.NEW",
-                "refresh_token": "rft.NEW",
-                "open_id": "o1",
-                "expires_in": 7200,
-            },
-            clock.now(),
-        )
+        return {
+            "access_token": "act.NEW",
+            "refresh_token": "rft.NEW",
+            "open_id": "o1",
+            "expires_in": 7200,
+        }
 
     initial = TokenSet.from_response(
         {
@@ -390,7 +388,7 @@ def provider_for(clock: ManualClock, refreshed: list[str]) -> RefreshingTokenPro
         },
         clock.now(),
     )
-    return RefreshingTokenProvider(initial, refresher, clock=clock)
+    return InMemoryTokenProvider(initial, refresher, clock=clock)
 
 
 def test_a_rejected_token_is_refreshed_once_and_the_request_retried(

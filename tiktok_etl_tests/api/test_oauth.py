@@ -20,6 +20,7 @@ from tiktok_etl.api import (
     TransportError,
     parse_callback,
 )
+from tiktok_etl.auth.model import TokenSet
 
 from .conftest import (
     AUTHORIZE,
@@ -130,7 +131,8 @@ def test_exchange_code_posts_the_form_and_returns_tokens(
         return_value=httpx.Response(200, json=load_fixture("display_token.json"))
     )
 
-    tokens = display_oauth.exchange_code("AUTH-CODE", REDIRECT, code_verifier="VERIFIER", now=NOW)
+    response = display_oauth.exchange_code("AUTH-CODE", REDIRECT, code_verifier="VERIFIER")
+    tokens = TokenSet.from_response(response, NOW)
 
     request = route.calls.last.request
     assert request.headers["Content-Type"] == "application/x-www-form-urlencoded"
@@ -146,14 +148,12 @@ def test_exchange_code_posts_the_form_and_returns_tokens(
     assert tokens.expires_at == NOW + timedelta(seconds=86400)
 
 
-def test_exchange_code_uses_the_transport_clock_by_default(
-    api: respx.MockRouter, display_oauth: DisplayOAuth, transport: Transport
+def test_exchange_code_returns_the_token_response_as_sent(
+    api: respx.MockRouter, display_oauth: DisplayOAuth
 ) -> None:
     api.post(TOKEN).mock(return_value=httpx.Response(200, json=load_fixture("display_token.json")))
 
-    tokens = display_oauth.exchange_code("AUTH-CODE", REDIRECT)
-
-    assert tokens.issued_at == transport.clock.now()
+    assert display_oauth.exchange_code("AUTH-CODE", REDIRECT) == load_fixture("display_token.json")
 
 
 def test_a_failed_exchange_raises_oauth_error(
@@ -191,7 +191,7 @@ def test_exchange_is_retried_when_throttled(
         ]
     )
 
-    assert display_oauth.exchange_code("AUTH-CODE", REDIRECT).expires_in == 86400
+    assert display_oauth.exchange_code("AUTH-CODE", REDIRECT)["expires_in"] == 86400
     assert route.call_count == 2
 
 
@@ -207,7 +207,7 @@ def test_exchange_is_retried_when_temporarily_unavailable(
         ]
     )
 
-    assert display_oauth.exchange_code("AUTH-CODE", REDIRECT).open_id
+    assert display_oauth.exchange_code("AUTH-CODE", REDIRECT)["open_id"]
 
 
 def test_refresh_posts_the_refresh_grant(
@@ -217,7 +217,7 @@ def test_refresh_posts_the_refresh_grant(
         return_value=httpx.Response(200, json=load_fixture("display_token.json"))
     )
 
-    tokens = display_oauth.refresh("rft.OLD", now=NOW)
+    tokens = TokenSet.from_response(display_oauth.refresh("rft.OLD"), NOW)
 
     assert form(route.calls.last.request) == {
         "client_key": "client-key-1",
@@ -225,7 +225,7 @@ def test_refresh_posts_the_refresh_grant(
         "grant_type": "refresh_token",
         "refresh_token": "rft.OLD",
     }
-    assert tokens.refresh_token.get_secret_value() == "rft.example-refresh-token"
+    assert tokens.refresh_token == "rft.example-refresh-token"
 
 
 def test_invalid_grant_on_refresh_requires_reauthorization(
@@ -273,7 +273,7 @@ def test_business_exchange_posts_json_and_returns_tokens(
         return_value=httpx.Response(200, json=load_fixture("business_token.json"))
     )
 
-    tokens = business_oauth.exchange_code("AUTH-CODE", REDIRECT, now=NOW)
+    tokens = TokenSet.from_response(business_oauth.exchange_code("AUTH-CODE", REDIRECT), NOW)
 
     assert sent_json(route.calls.last.request) == {
         "client_id": "app-1",
@@ -301,7 +301,7 @@ def test_business_refresh_posts_json(api: respx.MockRouter, business_oauth: Busi
         return_value=httpx.Response(200, json=load_fixture("business_token.json"))
     )
 
-    business_oauth.refresh("rft.OLD", now=NOW)
+    business_oauth.refresh("rft.OLD")
 
     assert sent_json(route.calls.last.request) == {
         "client_id": "app-1",
@@ -332,7 +332,7 @@ def test_business_refresh_throttle_is_retried_not_reauth(
         ]
     )
 
-    assert business_oauth.refresh("rft.OLD").open_id
+    assert business_oauth.refresh("rft.OLD")["open_id"]
 
 
 def test_business_refresh_throttled_throughout_raises_rate_limited(

@@ -14,13 +14,13 @@ from tiktok_etl.api import (
     DisplayClient,
     DisplayOAuth,
     ManualClock,
-    RefreshingTokenProvider,
     TikTokError,
-    TokenSet,
     Transport,
 )
+from tiktok_etl.auth.model import TokenSet
 
 from .conftest import AUTHORIZE, BUSINESS, DISPLAY, business_error, display_error
+from .refreshing_provider import InMemoryTokenProvider
 
 ACCESS = "act.SECRET-ACCESS-1"
 REFRESH = "rft.SECRET-REFRESH-1"
@@ -72,7 +72,7 @@ def failing_flows(
         {"access_token": ACCESS, "refresh_token": REFRESH, "open_id": "o1", "expires_in": 3600},
         clock.now(),
     )
-    provider = RefreshingTokenProvider(tokens, oauth.refresh, clock=clock)
+    provider = InMemoryTokenProvider(tokens, oauth.refresh, clock=clock)
     display = DisplayClient(transport, provider, base_url=DISPLAY)
     business = BusinessClient(transport, provider, "o1", base_url=BUSINESS)
     return [

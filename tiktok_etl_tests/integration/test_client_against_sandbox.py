@@ -38,17 +38,16 @@ from tiktok_etl.api import (
     PkcePair,
     RateLimiter,
     ReauthRequired,
-    RefreshingTokenProvider,
     SlidingWindowLimiter,
     StaticTokenProvider,
     TikTokError,
     TokenExpired,
-    TokenSet,
     Transport,
     new_state,
 )
 from tiktok_etl.api.display import VIDEO_FIELDS as DISPLAY_VIDEO_FIELDS
 from tiktok_etl.api.pkce import ChallengeFormat
+from tiktok_etl.auth.model import TokenSet
 from tiktok_etl.sandbox import (
     BUSINESS_SCOPES_ALL,
     DISPLAY_SCOPES_ALL,
@@ -58,6 +57,7 @@ from tiktok_etl.sandbox import (
 )
 from tiktok_etl.sandbox import ManualClock as SandboxClock
 
+from ..api.refreshing_provider import InMemoryTokenProvider
 from .helpers import (
     FAULT_MIX,
     SMALL_WORLD,
@@ -391,7 +391,7 @@ def oauth_for(
 
 
 def data_call(
-    family: str, transport: Transport, server: SandboxServer, provider: RefreshingTokenProvider
+    family: str, transport: Transport, server: SandboxServer, provider: InMemoryTokenProvider
 ) -> Callable[[], str]:
     """One authenticated read of the family; returns the account id it answered for."""
     if family == "display":
@@ -430,9 +430,9 @@ def test_tokens_are_refreshed_once_per_expiry_before_they_expire(
         tokens = TokenSet.from_response(
             app.issue_tokens(ACCOUNT[family], family), shared_clock.now()
         )
-        provider = RefreshingTokenProvider(
+        provider = InMemoryTokenProvider(
             tokens,
-            refresher=oauth_for(family, transport, server).refresh,
+            refresh=oauth_for(family, transport, server).refresh,
             on_rotate=rotations.append,
             clock=shared_clock,
         )
@@ -444,7 +444,7 @@ def test_tokens_are_refreshed_once_per_expiry_before_they_expire(
     assert expiries_crossed == 4
     assert len(rotations) == expiries_crossed
     assert snapshot["requests"][TOKEN_ENDPOINT[family]] == expiries_crossed
-    assert len({rotated.refresh_token.get_secret_value() for rotated in rotations}) == 4
+    assert len({rotated.refresh_token for rotated in rotations}) == 4
     assert snapshot["refresh_token_reuse"] == 0
     assert snapshot["requests_with_expired_token"] == 0
 
@@ -462,9 +462,9 @@ def test_a_token_rejected_as_expired_is_refreshed_once_for_all_threads(
     rotations: list[TokenSet] = []
     with served(app) as server, make_transport(shared_clock) as transport:
         issued = {**app.issue_tokens(ACCOUNT[family], family), "expires_in": 86_400}
-        provider = RefreshingTokenProvider(
+        provider = InMemoryTokenProvider(
             TokenSet.from_response(issued, shared_clock.now()),
-            refresher=oauth_for(family, transport, server).refresh,
+            refresh=oauth_for(family, transport, server).refresh,
             on_rotate=rotations.append,
             clock=shared_clock,
         )
@@ -484,9 +484,9 @@ def test_a_revoked_refresh_chain_surfaces_as_reauth_required(
 ) -> None:
     app = make_sandbox(clock=shared_clock, access_token_ttl=TTL, strict_rotation=True)
     with served(app) as server, make_transport(shared_clock) as transport:
-        provider = RefreshingTokenProvider(
+        provider = InMemoryTokenProvider(
             TokenSet.from_response(app.issue_tokens(ACCOUNT[family], family), shared_clock.now()),
-            refresher=oauth_for(family, transport, server).refresh,
+            refresh=oauth_for(family, transport, server).refresh,
             clock=shared_clock,
         )
         call = data_call(family, transport, server, provider)
@@ -551,8 +551,11 @@ def test_display_authorization_code_flow_with_pkce(
         assert callback["scopes"] == ",".join(DISPLAY_SCOPES_ALL)
         code = oauth.parse_callback(callback, state)
 
-        tokens = oauth.exchange_code(code, REDIRECT_URI, code_verifier=pkce.verifier)
-        provider = RefreshingTokenProvider(tokens, oauth.refresh, clock=client_clock)
+        tokens = TokenSet.from_response(
+            oauth.exchange_code(code, REDIRECT_URI, code_verifier=pkce.verifier),
+            transport.clock.now(),
+        )
+        provider = InMemoryTokenProvider(tokens, oauth.refresh, clock=client_clock)
         client = DisplayClient(transport, provider, base_url=server.base_url, scopes=tokens.scopes)
         user = client.user_info()
         first_page = client.list_videos(max_count=3)
@@ -575,7 +578,10 @@ def test_display_code_exchange_checks_the_verifier_and_single_use(
         )
         with pytest.raises(OAuthError, match="code_verifier does not match") as wrong:
             oauth.exchange_code(code, REDIRECT_URI, code_verifier=PkcePair.generate().verifier)
-        tokens = oauth.exchange_code(code, REDIRECT_URI, code_verifier=pkce.verifier)
+        tokens = TokenSet.from_response(
+            oauth.exchange_code(code, REDIRECT_URI, code_verifier=pkce.verifier),
+            transport.clock.now(),
+        )
         with pytest.raises(OAuthError, match="already been used") as reused:
             oauth.exchange_code(code, REDIRECT_URI, code_verifier=pkce.verifier)
 
@@ -593,8 +599,10 @@ def test_business_authorization_code_flow(
         url = oauth.authorize_url(REDIRECT_URI, BUSINESS_SCOPES_ALL, state)
         code = oauth.parse_callback(consent(url + f"&sandbox_open_id={BUSINESS}"), state)
         assert isinstance(oauth, BusinessOAuth)
-        tokens = oauth.exchange_code(code, REDIRECT_URI)
-        provider = RefreshingTokenProvider(tokens, oauth.refresh, clock=client_clock)
+        tokens = TokenSet.from_response(
+            oauth.exchange_code(code, REDIRECT_URI), transport.clock.now()
+        )
+        provider = InMemoryTokenProvider(tokens, oauth.refresh, clock=client_clock)
         client = BusinessClient(
             transport, provider, tokens.open_id, base_url=server.business_base_url
         )
@@ -679,31 +687,34 @@ def test_no_token_secret_or_code_reaches_logs_errors_or_reprs(
         secrets |= {code, pkce.verifier}
         expect_failure(lambda: oauth.parse_callback({"code": code, "state": "forged"}, state))
         expect_failure(lambda: oauth.exchange_code(code, REDIRECT_URI, code_verifier="x" * 43))
-        tokens = oauth.exchange_code(code, REDIRECT_URI, code_verifier=pkce.verifier)
+        tokens = TokenSet.from_response(
+            oauth.exchange_code(code, REDIRECT_URI, code_verifier=pkce.verifier),
+            transport.clock.now(),
+        )
         expect_failure(lambda: oauth.exchange_code(code, REDIRECT_URI, pkce.verifier))
         app.set_faults(replace(FAULT_MIX, seed=4))
 
         rotations: list[TokenSet] = [tokens]
-        provider = RefreshingTokenProvider(
+        provider = InMemoryTokenProvider(
             tokens, oauth.refresh, on_rotate=rotations.append, clock=shared_clock
         )
         client = DisplayClient(transport, provider, base_url=server.base_url)
         for _ in range(3):  # reads through faults, across a refresh
             assert client.all_videos(max_count=10).items
             shared_clock.advance(TTL / 2)
-        stale = StaticTokenProvider(tokens.access_token.get_secret_value())
+        stale = StaticTokenProvider(tokens.access_token)
         expect_failure(DisplayClient(transport, stale, base_url=server.base_url).user_info)
         app.revoke_refresh(tokens.open_id)
         shared_clock.advance(TTL)
         expect_failure(client.user_info)
-        expect_failure(lambda: oauth.refresh(tokens.refresh_token.get_secret_value()))
+        expect_failure(lambda: oauth.refresh(tokens.refresh_token))
         reprs += [repr(oauth), repr(provider), repr(stale), repr(pkce), repr(transport)]
         reprs += [repr(rotated) for rotated in rotations] + [str(rotated) for rotated in rotations]
 
     for rotated in rotations:
         secrets |= {
-            rotated.access_token.get_secret_value(),
-            rotated.refresh_token.get_secret_value(),
+            rotated.access_token,
+            rotated.refresh_token,
         }
     assert len(rotations) == 2  # issued, then rotated once
     assert {type(error) for error in errors} >= {OAuthError, TokenExpired, ReauthRequired}

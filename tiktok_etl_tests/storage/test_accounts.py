@@ -3,7 +3,8 @@ from __future__ import annotations
 import pytest
 import sqlalchemy as sa
 
-from tiktok_etl.auth.store import TokenCipher, TokenSet, TokenStore
+from tiktok_etl.auth.model import TokenSet
+from tiktok_etl.auth.store import TokenCipher, TokenStore
 from tiktok_etl.storage.accounts import Account, AccountStore, validate_account_key
 from tiktok_etl.storage.errors import AccountExists, AccountNotFound, InvalidAccountKey
 from tiktok_etl.storage.partitions import count_partition, write_partition

@@ -15,8 +15,7 @@ import click
 import httpx
 import pytest
 
-from tiktok_etl.api import TokenSet
-from tiktok_etl.auth.provider import to_storage
+from tiktok_etl.auth.model import TokenSet
 from tiktok_etl.cli.auth import auth
 from tiktok_etl.defs.resources import TikTokConnectorResource
 from tiktok_etl.runtime import Runtime, open_runtime
@@ -95,7 +94,7 @@ def add_account(
     account = runtime.accounts.add(
         Account(account_key=key, api=api, open_id=tokens.open_id, status=status)  # type: ignore[arg-type]
     )
-    runtime.tokens.save(key, to_storage(tokens))
+    runtime.tokens.save(key, tokens)
     return account
 
 

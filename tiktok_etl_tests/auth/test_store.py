@@ -11,7 +11,8 @@ import pytest
 import sqlalchemy as sa
 from cryptography.fernet import Fernet
 
-from tiktok_etl.auth.store import StoredTokens, TokenCipher, TokenSet, TokenStore
+from tiktok_etl.auth.model import StoredTokens, TokenSet
+from tiktok_etl.auth.store import TokenCipher, TokenStore
 from tiktok_etl.storage.accounts import Account, AccountStore
 from tiktok_etl.storage.errors import AccountNotFound, TokenDecryptError, TokenLockTimeout
 
@@ -161,31 +162,42 @@ def test_lock_timeout_raises_and_the_lock_stays_usable(store: TokenStore) -> Non
         pass
 
 
-def test_expiring_uses_a_fraction_of_the_reported_lifetime(store: TokenStore) -> None:
+def _due(store: TokenStore, fraction: float) -> list[tuple[str, datetime]]:
+    """(account, access expiry) of the accounts due now, soonest expiry first."""
+    due = [entry for entry in store.refresh_schedule(fraction) if entry.is_due(NOW)]
+    return sorted(((e.account_key, e.expires_at) for e in due), key=lambda pair: pair[1])
+
+
+def test_refresh_schedule_uses_a_fraction_of_the_reported_lifetime(store: TokenStore) -> None:
     # acme: 24 h lifetime, 5 h left (21%); beta: 1 h lifetime, 40 min left (67%);
     # gamma: expired
     store.save("acme", _tokens(issued_at=NOW - timedelta(hours=19), expires_in=86400))
     store.save("beta", _tokens(issued_at=NOW - timedelta(minutes=20), expires_in=3600))
     store.save("gamma", _tokens(issued_at=NOW - timedelta(hours=2), expires_in=3600))
-    expiring = store.expiring(0.25, NOW)
+    expiring = _due(store, 0.25)
     assert [key for key, _ in expiring] == ["gamma", "acme"]
     assert expiring[1][1] == NOW + timedelta(hours=5)
-    assert [k for k, _ in store.expiring(0.7, NOW)] == ["gamma", "beta", "acme"]
-    assert [k for k, _ in store.expiring(0.0, NOW)] == ["gamma"]
-    assert store.next_expiry() == NOW - timedelta(hours=1)
+    assert [k for k, _ in _due(store, 0.7)] == ["gamma", "beta", "acme"]
+    assert [k for k, _ in _due(store, 0.01)] == ["gamma"]
+    schedule = store.refresh_schedule(0.25)
+    assert min(entry.expires_at for entry in schedule) == NOW - timedelta(hours=1)
+    assert [entry.due_at for entry in schedule] == sorted(entry.due_at for entry in schedule)
 
 
-def test_expiring_skips_accounts_that_are_not_active(store: TokenStore, engine: sa.Engine) -> None:
+def test_refresh_schedule_applies_the_token_models_rule(store: TokenStore) -> None:
+    tokens = _tokens(issued_at=NOW - timedelta(hours=19), expires_in=86400)
+    store.save("acme", tokens)
+    (entry,) = store.refresh_schedule(0.25)
+    assert entry.due_at == tokens.refresh_due_at(0.25) == NOW - timedelta(hours=1)
+    assert entry.is_due(NOW) == tokens.is_due(0.25, NOW)
+
+
+def test_refresh_schedule_skips_accounts_that_are_not_active(
+    store: TokenStore, engine: sa.Engine
+) -> None:
     store.save("acme", _tokens(issued_at=NOW - timedelta(days=2)))
     AccountStore(engine).set_status("acme", "reauth_required", "invalid_grant")
-    assert store.expiring(0.5, NOW) == []
-    assert store.next_expiry() is None
-
-
-def test_needs_refresh_matches_the_sql_rule() -> None:
-    tokens = _tokens(issued_at=NOW - timedelta(hours=19), expires_in=86400)
-    assert tokens.needs_refresh(0.25, NOW)
-    assert not tokens.needs_refresh(0.2, NOW)
+    assert store.refresh_schedule(0.5) == []
 
 
 def test_key_file_is_created_once_with_mode_0600(tmp_path: Path) -> None:

@@ -8,8 +8,7 @@ from datetime import UTC, datetime, timedelta
 import dagster as dg
 import pytest
 
-from tiktok_etl.api import TokenSet
-from tiktok_etl.auth.provider import to_storage
+from tiktok_etl.auth.model import TokenSet
 from tiktok_etl.defs.tokens import (
     PLAN_OP,
     REFRESH_FRACTION_VAR,
@@ -76,7 +75,7 @@ def test_due_accounts_are_requested_with_run_keys_per_token_version(
 
     # a new pair for `a` that is still due (e.g. stored by hand): a new version, a new key
     stale = TokenSet.from_response(issue_tokens("open-a"), _ago(hours=23))
-    runtime.tokens.save("a", to_storage(stale))
+    runtime.tokens.save("a", stale)
     third = _evaluate(env, instance)
     assert isinstance(third, dg.SensorResult)
     assert [r.run_key for r in third.run_requests or []] == [
