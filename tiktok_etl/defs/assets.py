@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 import dagster as dg
 
 from tiktok_etl.api import RateLimited, ServerError, TikTokError, TransportError
-from tiktok_etl.defs.checks import CheckTarget, check_results, check_specs, combine_checks
+from tiktok_etl.defs.checks import CheckTarget, check_specs, combine_checks, partition_checks
 from tiktok_etl.defs.partitions import AccountDay, account_day_partitions
 from tiktok_etl.defs.resources import TikTokConnectorResource
 from tiktok_etl.ingest.comments import fetch_comments
@@ -88,20 +88,6 @@ class PartitionWrite:
     parquet_path: str
     checks: list[dg.AssetCheckResult]
     notes: dict[str, object]
-
-
-def partition_checks(
-    services: Services, target: CheckTarget, account_key: str, window: DayWindow
-) -> list[dg.AssetCheckResult]:
-    """The checks of one partition, on what landed in PostgreSQL and Parquet."""
-    counts = services.checker.counts(
-        target.spec,
-        account_key,
-        window,
-        id_columns=target.id_columns,
-        time_column=target.time_column,
-    )
-    return check_results(counts)
 
 
 def _materialize_one(

@@ -11,6 +11,8 @@ from dataclasses import dataclass
 
 import dagster as dg
 
+from tiktok_etl.ingest.window import DayWindow
+from tiktok_etl.runtime import Services
 from tiktok_etl.storage.checks import PartitionCounts
 from tiktok_etl.storage.tables import TableSpec
 
@@ -75,6 +77,20 @@ def check_results(counts: PartitionCounts) -> list[dg.AssetCheckResult]:
         )
     )
     return results
+
+
+def partition_checks(
+    services: Services, target: CheckTarget, account_key: str, window: DayWindow
+) -> list[dg.AssetCheckResult]:
+    """The checks of one partition, on what landed in PostgreSQL and Parquet."""
+    counts = services.checker.counts(
+        target.spec,
+        account_key,
+        window,
+        id_columns=target.id_columns,
+        time_column=target.time_column,
+    )
+    return check_results(counts)
 
 
 def _result(name: str, passed: bool, **metadata: int) -> dg.AssetCheckResult:

@@ -21,13 +21,12 @@ from tiktok_etl.defs.assets import (
     GROUP,
     PartitionWrite,
     active_account,
-    partition_checks,
     partition_metadata,
     tiktok_comments,
     tiktok_users,
     tiktok_videos,
 )
-from tiktok_etl.defs.checks import CheckTarget, check_specs, combine_checks
+from tiktok_etl.defs.checks import CheckTarget, check_specs, combine_checks, partition_checks
 from tiktok_etl.defs.partitions import AccountDay, account_day_partitions
 from tiktok_etl.defs.resources import TikTokConnectorResource
 from tiktok_etl.ingest.window import DayWindow

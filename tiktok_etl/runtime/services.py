@@ -147,7 +147,7 @@ class Services:
     comment_cache: CommentCache
     comment_workers: int
     lookback_days: int
-    runtime: Runtime = field(repr=False)
+    _runtime: Runtime = field(repr=False)
 
     @classmethod
     def of(cls, runtime: Runtime) -> Services:
@@ -162,13 +162,13 @@ class Services:
             comment_cache=CommentCache(engine),
             comment_workers=runtime.settings.comment_workers,
             lookback_days=runtime.settings.lookback_days,
-            runtime=runtime,
+            _runtime=runtime,
         )
 
     @contextmanager
     def connector(self) -> Iterator[Connector]:
         """A connector with its own request counters, for one step."""
-        connector = Connector.open(self.runtime)
+        connector = Connector.open(self._runtime)
         try:
             yield connector
         finally:
