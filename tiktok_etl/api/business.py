@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator, Mapping, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -291,32 +290,6 @@ class BusinessClient:
                     )
                 )
         return result
-
-    def comments_for_videos(
-        self, requests: Sequence[CommentRequest], max_workers: int = 8
-    ) -> dict[str, FetchResult[BusinessComment]]:
-        """Comments of many videos read concurrently, keyed by video id.
-
-        Every worker shares the transport (one connection pool, one rate
-        limiter). The first failure cancels the reads not yet started and is raised.
-        """
-        video_ids = [request.video_id for request in requests]
-        if len(set(video_ids)) != len(video_ids):
-            raise ValueError("each video may appear in only one CommentRequest")
-        if not requests:
-            return {}
-        pool = ThreadPoolExecutor(
-            max_workers=max(1, min(max_workers, len(requests))),
-            thread_name_prefix="tiktok-comments",
-        )
-        try:
-            futures: dict[str, Future[FetchResult[BusinessComment]]] = {
-                request.video_id: pool.submit(self.comments_for_request, request)
-                for request in requests
-            }
-            return {video_id: future.result() for video_id, future in futures.items()}
-        finally:
-            pool.shutdown(wait=True, cancel_futures=True)
 
     # comment management
 

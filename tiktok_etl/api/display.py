@@ -16,14 +16,13 @@ from typing import Any
 from tiktok_etl.api.bearer import TokenProvider
 from tiktok_etl.api.display_envelope import classify_display
 from tiktok_etl.api.models import DisplayUser, DisplayVideo, requested_fields
-from tiktok_etl.api.pagination import FetchResult, Page, collect, iter_pages, page_from_data
+from tiktok_etl.api.pagination import FetchResult, Page, collect, iter_pages
 from tiktok_etl.api.session import ApiSession
 from tiktok_etl.api.transport import Transport
 from tiktok_etl.api.windows import check_window, in_window, to_epoch_ms
 
 USER_INFO = "/v2/user/info/"
 VIDEO_LIST = "/v2/video/list/"
-VIDEO_QUERY = "/v2/video/query/"
 
 USER_FIELDS_BY_SCOPE: Mapping[str, tuple[str, ...]] = {
     "user.info.basic": ("open_id", "union_id", "avatar_url", "display_name"),
@@ -35,7 +34,6 @@ USER_FIELDS_BY_SCOPE: Mapping[str, tuple[str, ...]] = {
 VIDEO_FIELDS: tuple[str, ...] = requested_fields(DisplayVideo)
 
 MAX_VIDEOS_PER_PAGE = 20
-MAX_IDS_PER_QUERY = 20
 
 
 def user_fields_for_scopes(scopes: Iterable[str] | None) -> tuple[str, ...]:
@@ -140,22 +138,3 @@ class DisplayClient:
             keep=lambda video: in_window(video.create_time, start, end),
             stop_after=passed_start,
         )
-
-    def query_videos(self, video_ids: Sequence[str]) -> FetchResult[DisplayVideo]:
-        """Fresh metadata (and cover URLs, which expire) for specific videos, 20 ids per request."""
-        result: FetchResult[DisplayVideo] = FetchResult()
-        ids = list(dict.fromkeys(str(video_id) for video_id in video_ids))
-        for offset in range(0, len(ids), MAX_IDS_PER_QUERY):
-            batch = ids[offset : offset + MAX_IDS_PER_QUERY]
-            data = self._session.call(
-                "POST",
-                VIDEO_QUERY,
-                params={"fields": ",".join(self.video_fields)},
-                json={"filters": {"video_ids": batch}},
-            )
-            self._session.transport.stats.record_page()
-            page = page_from_data(data, "videos", DisplayVideo.from_payload, "display_video")
-            result.items.extend(page.items)
-            result.rejects.extend(page.rejects)
-            result.pages += 1
-        return result

@@ -22,7 +22,7 @@ def partition_changes(
 def tiktok_accounts_sync_sensor(
     context: dg.SensorEvaluationContext, tiktok: TikTokConnectorResource
 ) -> dg.SensorResult | dg.SkipReason:
-    table_keys = {a.account_key for a in tiktok.runtime.accounts.list()}
+    table_keys = {a.account_key for a in tiktok.services().accounts.list()}
     existing = set(context.instance.get_dynamic_partitions(ACCOUNTS_PARTITIONS_NAME))
     add, delete = partition_changes(table_keys, existing)
     if not add and not delete:

@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 import dagster as dg
 
 from tiktok_etl.api import RateLimited, ServerError, TikTokError, TransportError
-from tiktok_etl.defs.checks import CheckTarget, check_specs, combine_checks, run_checks
+from tiktok_etl.defs.checks import CheckTarget, check_specs, combine_checks, partition_checks
 from tiktok_etl.defs.partitions import AccountDay, account_day_partitions
 from tiktok_etl.defs.resources import TikTokConnectorResource
 from tiktok_etl.ingest.comments import fetch_comments
@@ -23,12 +23,8 @@ from tiktok_etl.ingest.profile import fetch_profile
 from tiktok_etl.ingest.sources import AccountSource
 from tiktok_etl.ingest.videos import fetch_videos
 from tiktok_etl.ingest.window import DayWindow
-from tiktok_etl.runtime import Runtime
-from tiktok_etl.runtime.connector import Connector
-from tiktok_etl.storage.accounts import Account
-from tiktok_etl.storage.comment_cache import CommentCache
-from tiktok_etl.storage.parquet import write_parquet_partition
-from tiktok_etl.storage.partitions import write_partition
+from tiktok_etl.runtime import Connector, Services
+from tiktok_etl.storage.accounts import Account, AccountStore
 from tiktok_etl.storage.tables import COMMENTS, USERS, VIDEOS, TableSpec
 
 GROUP = "tiktok"
@@ -46,7 +42,7 @@ TRANSIENT = (RateLimited, ServerError, TransportError)
 # A backfill runs up to this many partitions in one run (one process) instead of one run each.
 BACKFILL = dg.BackfillPolicy.multi_run(max_partitions_per_run=30)
 
-Fetch = Callable[[TikTokConnectorResource, AccountSource, DayWindow, datetime], FetchOutcome]
+Fetch = Callable[[Services, AccountSource, DayWindow, datetime], FetchOutcome]
 
 USERS_TARGET = CheckTarget(USERS, id_columns=("open_id",), time_column=None)
 VIDEOS_TARGET = CheckTarget(VIDEOS, id_columns=("video_id",), time_column="create_time")
@@ -66,9 +62,9 @@ def column_schema(spec: TableSpec) -> dg.TableSchema:
     )
 
 
-def active_account(runtime: Runtime, account_key: str) -> Account:
+def active_account(accounts: AccountStore, account_key: str) -> Account:
     """The account, or a non-retryable failure that says how to make it usable again."""
-    account = runtime.accounts.get(account_key)
+    account = accounts.get(account_key)
     if account.status != "active":
         raise dg.Failure(
             description=(
@@ -95,40 +91,31 @@ class PartitionWrite:
 
 
 def _materialize_one(
-    tiktok: TikTokConnectorResource,
+    services: Services,
     connector: Connector,
     target: CheckTarget,
     fetch: Fetch,
     ad: AccountDay,
 ) -> PartitionWrite:
-    runtime = tiktok.runtime
-    account = active_account(runtime, ad.account_key)
+    account = active_account(services.accounts, ad.account_key)
     window = DayWindow.parse(ad.day)
     try:
-        outcome = fetch(tiktok, connector.source(account), window, datetime.now(UTC))
+        outcome = fetch(services, connector.source(account), window, datetime.now(UTC))
     except TikTokError as exc:  # typed, token-free messages: safe to surface as-is
         raise dg.Failure(
             description=f"{ad.account_key}|{ad.day}: {type(exc).__name__}: {exc}",
             allow_retries=isinstance(exc, TRANSIENT),
         ) from exc
-    spec = target.spec
-    written = write_partition(
-        runtime.engine,
-        spec,
-        ad.account_key,
-        window.day,
-        outcome.rows,
-        rejects=outcome.reject_tuples(),
+    written = services.writer.write(
+        target.spec, ad.account_key, window.day, outcome.rows, rejects=outcome.reject_tuples()
     )
-    root = runtime.settings.parquet_root
-    path = write_parquet_partition(root, spec, ad.account_key, window.day, outcome.rows)
     return PartitionWrite(
         partition=ad,
         rows=len(outcome.rows),
         rejected=len(outcome.rejects),
-        replaced=written.rows_deleted,
-        parquet_path=path,
-        checks=run_checks(runtime.engine, root, target, ad.account_key, window),
+        replaced=written.rows_replaced,
+        parquet_path=written.parquet_path,
+        checks=partition_checks(services, target, ad.account_key, window),
         notes=outcome.notes,
     )
 
@@ -141,9 +128,10 @@ def _materialize(
 ) -> Iterator[dg.MaterializeResult]:
     """One partition, or every partition of a backfill range, in this step's process."""
     writes: list[PartitionWrite] = []
-    with tiktok.connector() as connector:
+    services = tiktok.services()
+    with services.connector() as connector:
         for ad in AccountDay.all_from_context(context):
-            write = _materialize_one(tiktok, connector, target, fetch, ad)
+            write = _materialize_one(services, connector, target, fetch, ad)
             context.log.info(
                 "%s %s|%s: %d rows, %d rejected",
                 target.spec.name,
@@ -234,11 +222,11 @@ def tiktok_videos(
 
 
 def _fetch_comments(
-    tiktok: TikTokConnectorResource, source: AccountSource, window: DayWindow, now: datetime
+    services: Services, source: AccountSource, window: DayWindow, now: datetime
 ) -> FetchOutcome:
-    cache = CommentCache(tiktok.runtime.engine)
-    workers = tiktok.runtime.settings.comment_workers
-    return fetch_comments(source, window, cache, now, workers=workers)
+    return fetch_comments(
+        source, window, services.comment_cache, now, workers=services.comment_workers
+    )
 
 
 @_asset(

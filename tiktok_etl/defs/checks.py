@@ -1,7 +1,8 @@
 """Data-quality checks run after every partition write, against what actually landed.
 
-They query PostgreSQL and the Parquet file rather than the in-memory rows, so they catch a
-write that went wrong, not just a fetch that did.
+The counts come from :mod:`tiktok_etl.storage.checks` (PostgreSQL and the Parquet file, not
+the in-memory rows, so a write that went wrong shows, not just a fetch that did). This
+module declares the check specs and turns counts into results; it runs no query itself.
 """
 
 from __future__ import annotations
@@ -9,11 +10,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import dagster as dg
-import sqlalchemy as sa
 
 from tiktok_etl.ingest.window import DayWindow
-from tiktok_etl.storage.parquet import count_parquet_partition
-from tiktok_etl.storage.tables import TableSpec, quote_ident
+from tiktok_etl.runtime import Services
+from tiktok_etl.storage.checks import PartitionCounts
+from tiktok_etl.storage.tables import TableSpec
 
 UNIQUE_KEYS = "unique_natural_keys"
 IDS_PRESENT = "identifiers_present"
@@ -23,6 +24,8 @@ COUNTS_MATCH = "postgres_parquet_counts_match"
 
 @dataclass(frozen=True)
 class CheckTarget:
+    """A table and the columns its checks look at."""
+
     spec: TableSpec
     id_columns: tuple[str, ...]
     time_column: str | None
@@ -52,57 +55,42 @@ def check_specs(asset_key: str, target: CheckTarget) -> list[dg.AssetCheckSpec]:
     return specs
 
 
-def _scalar(conn: sa.Connection, sql: str, params: dict) -> int:
-    return int(conn.execute(sa.text(sql), params).scalar_one())
-
-
-def run_checks(
-    engine: sa.Engine,
-    parquet_root: str,
-    target: CheckTarget,
-    account_key: str,
-    window: DayWindow,
-) -> list[dg.AssetCheckResult]:
-    spec = target.spec
-    table = quote_ident(spec.name)
-    where = "account_key = :a AND date = :d"
-    params = {"a": account_key, "d": window.day, "s": window.start, "e": window.end}
-    key_cols = ", ".join(quote_ident(c) for c in spec.key)
-    results: list[dg.AssetCheckResult] = []
-    with engine.connect() as conn:
-        duplicates = _scalar(
-            conn,
-            f"SELECT count(*) FROM (SELECT {key_cols} FROM {table} WHERE {where} "
-            f"GROUP BY {key_cols} HAVING count(*) > 1) d",
-            params,
-        )
-        results.append(_result(UNIQUE_KEYS, duplicates == 0, duplicate_keys=duplicates))
-        missing_sql = " OR ".join(
-            f"{quote_ident(c)} IS NULL OR {quote_ident(c)} = ''" for c in target.id_columns
-        )
-        missing = _scalar(
-            conn, f"SELECT count(*) FROM {table} WHERE {where} AND ({missing_sql})", params
-        )
-        results.append(_result(IDS_PRESENT, missing == 0, rows_missing_ids=missing))
-        if target.time_column:
-            col = quote_ident(target.time_column)
-            outside = _scalar(
-                conn,
-                f"SELECT count(*) FROM {table} WHERE {where} AND ({col} < :s OR {col} >= :e)",
-                params,
-            )
-            results.append(_result(IN_WINDOW, outside == 0, rows_outside_window=outside))
-        pg_rows = _scalar(conn, f"SELECT count(*) FROM {table} WHERE {where}", params)
-    parquet_rows = count_parquet_partition(parquet_root, spec, account_key, window.day)
+def check_results(counts: PartitionCounts) -> list[dg.AssetCheckResult]:
+    """The checks of one partition, judged on the counts of what landed in it."""
+    duplicates, missing, outside = (
+        counts.duplicate_keys,
+        counts.rows_missing_ids,
+        counts.rows_outside_window,
+    )
+    results = [
+        _result(UNIQUE_KEYS, duplicates == 0, duplicate_keys=duplicates),
+        _result(IDS_PRESENT, missing == 0, rows_missing_ids=missing),
+    ]
+    if outside is not None:
+        results.append(_result(IN_WINDOW, outside == 0, rows_outside_window=outside))
     results.append(
         _result(
             COUNTS_MATCH,
-            parquet_rows == pg_rows,
-            postgres_rows=pg_rows,
-            parquet_rows=parquet_rows if parquet_rows is not None else -1,
+            counts.parquet_rows == counts.postgres_rows,
+            postgres_rows=counts.postgres_rows,
+            parquet_rows=counts.parquet_rows,
         )
     )
     return results
+
+
+def partition_checks(
+    services: Services, target: CheckTarget, account_key: str, window: DayWindow
+) -> list[dg.AssetCheckResult]:
+    """The checks of one partition, on what landed in PostgreSQL and Parquet."""
+    counts = services.checker.counts(
+        target.spec,
+        account_key,
+        window,
+        id_columns=target.id_columns,
+        time_column=target.time_column,
+    )
+    return check_results(counts)
 
 
 def _result(name: str, passed: bool, **metadata: int) -> dg.AssetCheckResult:
@@ -118,7 +106,7 @@ def combine_checks(per_partition: list[list[dg.AssetCheckResult]]) -> list[dg.As
     for results in per_partition:
         for result in results:
             combined.setdefault(str(result.check_name), []).append(result)
-    out = []
+    out: list[dg.AssetCheckResult] = []
     for name, results in combined.items():
         totals: dict[str, int] = {}
         for result in results:

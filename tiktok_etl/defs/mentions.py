@@ -5,6 +5,10 @@ batches and upserted on ``(tenant_id, platform, external_id)`` so columns a down
 workflow owns (``status``) survive re-ingestion; mentions gone from a re-read partition are
 soft-deleted. The Parquet copy is exported from PostgreSQL afterwards, so both hold the
 same rows, workflow columns included.
+
+It makes no TikTok request, so it runs outside the ``tiktok_api`` pool and without the API
+retry policy: a run that fails here is retried by the instance's run retries, not by a
+per-step backoff meant for rate limits.
 """
 
 from collections.abc import Iterator
@@ -13,10 +17,8 @@ from datetime import UTC, datetime
 import dagster as dg
 
 from tiktok_etl.defs.assets import (
-    API_RETRY,
     BACKFILL,
     GROUP,
-    POOL,
     PartitionWrite,
     active_account,
     partition_metadata,
@@ -24,21 +26,14 @@ from tiktok_etl.defs.assets import (
     tiktok_users,
     tiktok_videos,
 )
-from tiktok_etl.defs.checks import CheckTarget, check_specs, combine_checks, run_checks
+from tiktok_etl.defs.checks import CheckTarget, check_specs, combine_checks, partition_checks
 from tiktok_etl.defs.partitions import AccountDay, account_day_partitions
 from tiktok_etl.defs.resources import TikTokConnectorResource
 from tiktok_etl.ingest.window import DayWindow
 from tiktok_etl.mentions.keywords import KeywordMatcher
 from tiktok_etl.mentions.normalize import normalize_partition
-from tiktok_etl.storage.lookups import video_share_urls
-from tiktok_etl.storage.mentions_store import (
-    MENTIONS_TABLE,
-    UpsertResult,
-    iter_mentions_arrow,
-    upsert_mentions,
-)
-from tiktok_etl.storage.parquet import write_parquet_batches
-from tiktok_etl.storage.partitions import read_partition
+from tiktok_etl.runtime import Services
+from tiktok_etl.storage.mentions_store import MENTIONS_TABLE, UpsertResult
 from tiktok_etl.storage.tables import COMMENTS, USERS, VIDEOS
 
 MENTIONS_TARGET = CheckTarget(
@@ -52,8 +47,6 @@ MENTIONS_TARGET = CheckTarget(
     partitions_def=account_day_partitions,
     group_name=GROUP,
     kinds={"postgres", "parquet"},
-    pool=POOL,
-    retry_policy=API_RETRY,
     backfill_policy=BACKFILL,
     check_specs=check_specs("sl_mentions", MENTIONS_TARGET),
     description=(
@@ -68,8 +61,9 @@ def sl_mentions(
 ) -> Iterator[dg.MaterializeResult]:
     writes: list[PartitionWrite] = []
     totals = {"inserted": 0, "updated": 0, "soft_deleted": 0, "restored": 0}
+    services = tiktok.services()
     for ad in AccountDay.all_from_context(context):
-        write, result = _normalize_one(tiktok, ad)
+        write, result = _normalize_one(services, ad)
         writes.append(write)
         for name in totals:
             totals[name] += getattr(result, name)
@@ -80,17 +74,14 @@ def sl_mentions(
     )
 
 
-def _normalize_one(
-    tiktok: TikTokConnectorResource, ad: AccountDay
-) -> tuple[PartitionWrite, UpsertResult]:
+def _normalize_one(services: Services, ad: AccountDay) -> tuple[PartitionWrite, UpsertResult]:
     window = DayWindow.parse(ad.day)
-    runtime = tiktok.runtime
-    engine = runtime.engine
-    account = active_account(runtime, ad.account_key)
-    users = read_partition(engine, USERS, ad.account_key, window.day)
-    videos = read_partition(engine, VIDEOS, ad.account_key, window.day)
-    comments = read_partition(engine, COMMENTS, ad.account_key, window.day)
-    urls = video_share_urls(engine, ad.account_key, {c["video_id"] for c in comments})
+    reader = services.reader
+    account = active_account(services.accounts, ad.account_key)
+    users = reader.rows(USERS, ad.account_key, window.day)
+    videos = reader.rows(VIDEOS, ad.account_key, window.day)
+    comments = reader.rows(COMMENTS, ad.account_key, window.day)
+    urls = reader.video_share_urls(ad.account_key, {c["video_id"] for c in comments})
     batches = normalize_partition(
         account,
         users[0] if users else None,
@@ -100,22 +91,15 @@ def _normalize_one(
         KeywordMatcher.for_account(account),
         now=datetime.now(UTC),
     )
-    result = upsert_mentions(engine, ad.account_key, window.day, batches)
-    root = runtime.settings.parquet_root
-    path = write_parquet_batches(
-        root,
-        MENTIONS_TABLE,
-        ad.account_key,
-        window.day,
-        iter_mentions_arrow(engine, ad.account_key, window.day),
-    )
+    written = services.mentions.write(ad.account_key, window.day, batches)
+    result = written.upserted
     write = PartitionWrite(
         partition=ad,
         rows=result.inserted + result.updated,
         rejected=0,
         replaced=result.updated,
-        parquet_path=path,
-        checks=run_checks(engine, root, MENTIONS_TARGET, ad.account_key, window),
+        parquet_path=written.parquet_path,
+        checks=partition_checks(services, MENTIONS_TARGET, ad.account_key, window),
         notes={"keyword_mode": account.keyword_mode, "keywords": ", ".join(account.keywords)},
     )
     return write, result

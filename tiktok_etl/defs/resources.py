@@ -19,7 +19,7 @@ from typing import Any
 import dagster as dg
 from pydantic import Field, PrivateAttr
 
-from tiktok_etl.runtime import Runtime, open_runtime
+from tiktok_etl.runtime import Runtime, Services, open_runtime
 from tiktok_etl.runtime.connector import Connector
 from tiktok_etl.settings import SETTINGS, Setting, Settings
 
@@ -81,6 +81,11 @@ class TikTokConnectorResource(dg.ConfigurableResource):
         if self._runtime is None:
             self._runtime = open_runtime(self.settings())
         return self._runtime
+
+    def services(self) -> Services:
+        """What assets, schedules and sensors use: accounts, partition writer and reader,
+        mentions store, comment cache, connector."""
+        return Services.of(self.runtime)
 
     @contextmanager
     def connector(self) -> Iterator[Connector]:

@@ -23,7 +23,7 @@ def _tick_time(context: dg.ScheduleEvaluationContext) -> datetime:
 def _requests(
     tiktok: TikTokConnectorResource, days: list[date], tick: datetime, label: str
 ) -> Iterator[dg.RunRequest | dg.SkipReason]:
-    accounts = tiktok.runtime.accounts.list(status="active")
+    accounts = tiktok.services().accounts.list(status="active")
     if not accounts:
         yield dg.SkipReason("no active TikTok accounts; add one with `tiktok-etl accounts add`")
         return
@@ -68,5 +68,5 @@ def tiktok_lookback_schedule(
     context: dg.ScheduleEvaluationContext, tiktok: TikTokConnectorResource
 ) -> Iterator[dg.RunRequest | dg.SkipReason]:
     tick = _tick_time(context)
-    days = lookback_days(tick, tiktok.runtime.settings.lookback_days)
+    days = lookback_days(tick, tiktok.services().lookback_days)
     yield from _requests(tiktok, days, tick, "lookback")

@@ -21,34 +21,29 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 
-from tiktok_etl.api import BusinessClient, BusinessComment, BusinessVideo, RejectedRecord
+from tiktok_etl.api import BusinessClient, BusinessComment, RejectedRecord
+from tiktok_etl.ingest.comment_plan import (
+    EPOCH,
+    VideoReread,
+    count_exceeds_found,
+    older_parents_that_moved,
+    parents_whose_replies_moved,
+    plan_reads,
+)
 from tiktok_etl.ingest.fetched import FetchOutcome
 from tiktok_etl.ingest.rows import comment_row
 from tiktok_etl.ingest.sources import AccountSource
 from tiktok_etl.ingest.window import DayWindow
-from tiktok_etl.storage.comment_cache import CachedComment, CommentCache, VideoRead, VideoState
+from tiktok_etl.storage.comment_cache import CachedComment, CommentCache, VideoRead
 
 log = logging.getLogger(__name__)
-
-# a re-read starts a little before the newest comment seen: comments written in the same
-# second as it, or published with a slight delay, must not be skipped
-_OVERLAP = timedelta(minutes=10)
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 DISPLAY_REASON = (
     "Display API (Login Kit) accounts have no comment endpoint; comments are available "
     "for Business accounts only. This partition is empty by design."
 )
-
-
-@dataclass(frozen=True)
-class _Plan:
-    video: BusinessVideo
-    since: datetime
-    state: VideoState | None
 
 
 def fetch_comments(
@@ -66,20 +61,20 @@ def fetch_comments(
         listing = source.business_video_listing()
         rejects: list[RejectedRecord] = list(listing.rejects)
         states = cache.states(key)
-        listed_at = source.listed_at or now
-        plans = [
-            p for v in listing.items if (p := _plan(v, window, states.get(v.item_id), listed_at))
-        ]
-        # heaviest first: a video with hundreds of comments started last would be the tail
-        plans.sort(key=lambda p: p.video.comments or 0, reverse=True)
+        plan = plan_reads(
+            listing.items,
+            states,
+            window,
+            source.listed_at or now,
+            listing_complete=not listing.rejects,
+        )
         with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
-            results = list(pool.map(lambda p: _reread(client, cache, key, p), plans))
+            results = list(pool.map(lambda r: _reread(client, cache, key, r), plan.rereads))
         reads = [read for read, _ in results]
         for _, bad in results:
             rejects.extend(bad)
         # a video missing from a complete listing was deleted: its comments go with it
-        listed = {v.item_id for v in listing.items}
-        gone = [] if listing.rejects else sorted(set(states) - listed)
+        gone = plan.gone_videos
         links = {v.item_id: v.share_url for v in listing.items if v.share_url}
         cache.apply(key, reads, checked_at=now, gone_videos=gone, links=links)
 
@@ -94,44 +89,26 @@ def fetch_comments(
         rejects=rejects,
         notes={
             "videos_listed": len(listing.items),
-            "videos_reread": len(plans),
+            "videos_reread": len(plan.rereads),
             "videos_deleted": len(gone),
         },
     )
 
 
-def _plan(
-    video: BusinessVideo, window: DayWindow, state: VideoState | None, listed_at: datetime
-) -> _Plan | None:
-    if video.create_time >= window.end:
-        return None  # cannot hold comments written before it existed
-    count = video.comments or 0
-    if state is None:
-        # first sight of the video: its whole history, once (nothing to read if it has none)
-        return None if count == 0 else _Plan(video, _EPOCH, None)
-    if state.comment_count == count:
-        return None  # nothing new or deleted since the last read; the cache is complete
-    if state.checked_at >= listed_at:
-        return None  # another run read it after our listing: its state is the fresher
-    if count < state.comment_count or state.newest_comment_time is None:
-        return _Plan(video, _EPOCH, None)  # something was deleted: read it all again
-    return _Plan(video, state.newest_comment_time - _OVERLAP, state)
-
-
 def _reread(
-    client: BusinessClient, cache: CommentCache, account_key: str, plan: _Plan
+    client: BusinessClient, cache: CommentCache, account_key: str, reread: VideoReread
 ) -> tuple[VideoRead, list[RejectedRecord]]:
-    video_id = plan.video.item_id
-    count = plan.video.comments or 0
-    top = client.comments_since(video_id, plan.since)
+    video_id = reread.video.item_id
+    count = reread.video.comments or 0
+    top = client.comments_since(video_id, reread.since)
     rejects = list(top.rejects)
     comments = [_cached(c) for c in top.items]
-    if plan.state is None:
+    if reread.state is None:
         # a full read: every top-level comment and every reply replaces what was cached
         replies = _read_replies(client, video_id, top.items, rejects)
         read = VideoRead(
             video_id=video_id,
-            since=_EPOCH,
+            since=EPOCH,
             comments=_unique(comments + replies),
             replaced_parents=frozenset(c.comment_id for c in top.items),
             comment_count=count,
@@ -141,42 +118,26 @@ def _reread(
         return read, rejects
 
     cached_parents = cache.parents(account_key, video_id)
-    moved = [c for c in top.items if (c.replies or 0) != (cached_parents.get(c.comment_id) or 0)]
+    moved = parents_whose_replies_moved(top.items, cached_parents)
     new_replies = _read_replies(client, video_id, moved, rejects)
     replaced = {c.comment_id for c in moved}
     found = sum(1 for c in comments if c.comment_id not in cached_parents) + len(new_replies)
-    if count - plan.state.comment_count > found:
+    if count_exceeds_found(reread.video, reread.state, found):
         # the rest must be replies to comments older than this read reached
-        older = _older_parents_that_moved(client, plan, cached_parents, replaced, rejects)
+        everything = client.comments_since(video_id, EPOCH)
+        rejects.extend(everything.rejects)
+        older = older_parents_that_moved(everything.items, reread, cached_parents, replaced)
         new_replies += _read_replies(client, video_id, older, rejects)
         replaced |= {c.comment_id for c in older}
     read = VideoRead(
         video_id=video_id,
-        since=plan.since,
+        since=reread.since,
         comments=_unique(comments + new_replies),
         replaced_parents=frozenset(replaced),
         comment_count=count,
-        newest_comment_time=_newest(comments + new_replies, plan.state.newest_comment_time),
+        newest_comment_time=_newest(comments + new_replies, reread.state.newest_comment_time),
     )
     return read, rejects
-
-
-def _older_parents_that_moved(
-    client: BusinessClient,
-    plan: _Plan,
-    cached_parents: dict[str, int | None],
-    already: set[str],
-    rejects: list[RejectedRecord],
-) -> list[BusinessComment]:
-    everything = client.comments_since(plan.video.item_id, _EPOCH)
-    rejects.extend(everything.rejects)
-    return [
-        c
-        for c in everything.items
-        if c.comment_id not in already
-        and c.create_time < plan.since
-        and (c.replies or 0) != (cached_parents.get(c.comment_id) or 0)
-    ]
 
 
 def _read_replies(
@@ -190,7 +151,7 @@ def _read_replies(
         if not parent.replies:
             continue
         # every reply of the parent: the parent is marked replaced, so its cached replies go
-        result = client.replies_since(video_id, parent.comment_id, _EPOCH)
+        result = client.replies_since(video_id, parent.comment_id, EPOCH)
         rejects.extend(result.rejects)
         # the reply list is scoped to one parent, whether or not each reply names it
         out.extend(_cached(reply, parent_id=parent.comment_id) for reply in result.items)

@@ -118,3 +118,11 @@ def open_runtime(settings: Settings | None = None) -> Runtime:
 def _engine_for(url: str) -> sa.Engine:
     # one pool per URL per process: resources are set up per step, engines are not
     return make_engine(url)
+
+
+# The Dagster layer's entry points, importable from here. Imported last: both are built on
+# the Runtime defined above (and import it from this package).
+from tiktok_etl.runtime.connector import Connector  # noqa: E402
+from tiktok_etl.runtime.services import Services  # noqa: E402
+
+__all__ = ["Connector", "Runtime", "Services", "database_url_for", "open_runtime"]

@@ -253,7 +253,7 @@ def test_a_pinned_old_comment_does_not_end_the_read(
     assert route.call_count == 2
 
 
-def test_comments_for_videos_reads_each_video_and_its_replies(
+def test_comments_for_request_reads_the_video_and_its_replies(
     api: respx.MockRouter, client: BusinessClient
 ) -> None:
     def comments_for(request: httpx.Request) -> httpx.Response:
@@ -276,32 +276,27 @@ def test_comments_for_videos_reads_each_video_and_its_replies(
 
     api.get(COMMENT_LIST).mock(side_effect=comments_for)
     replies = api.get(REPLY_LIST).mock(side_effect=replies_for)
-    requests = [CommentRequest(f"v{n}", since=DAY, until=NEXT_DAY) for n in range(12)]
-    requests.append(CommentRequest("quiet", since=DAY, until=NEXT_DAY, include_replies=False))
 
-    results = client.comments_for_videos(requests, max_workers=4)
+    v7 = client.comments_for_request(CommentRequest("v7", since=DAY, until=NEXT_DAY))
+    quiet = client.comments_for_request(
+        CommentRequest("quiet", since=DAY, until=NEXT_DAY, include_replies=False)
+    )
 
-    assert set(results) == {request.video_id for request in requests}
-    assert [c.comment_id for c in results["v7"].items] == ["v7-c1", "v7-c2", "v7-c1-r1"]
-    assert results["v7"].items[2].parent_comment_id == "v7-c1"
-    assert results["v7"].pages == 2
-    assert [c.comment_id for c in results["quiet"].items] == ["quiet-c1", "quiet-c2"]
-    assert replies.call_count == 12
+    assert [c.comment_id for c in v7.items] == ["v7-c1", "v7-c2", "v7-c1-r1"]
+    assert v7.items[2].parent_comment_id == "v7-c1"
+    assert v7.pages == 2
+    assert [c.comment_id for c in quiet.items] == ["quiet-c1", "quiet-c2"]
+    assert replies.call_count == 1
 
 
-def test_comments_for_videos_raises_the_first_failure(
+def test_comments_for_request_raises_the_api_error(
     api: respx.MockRouter, client: BusinessClient
 ) -> None:
     api.get(COMMENT_LIST).mock(return_value=business_error(40002, "video not found"))
 
     with pytest.raises(ApiError) as caught:
-        client.comments_for_videos([CommentRequest("gone", since=DAY)])
+        client.comments_for_request(CommentRequest("gone", since=DAY))
     assert caught.value.code == "40002"
-
-
-def test_comments_for_videos_refuses_duplicate_videos(client: BusinessClient) -> None:
-    with pytest.raises(ValueError):
-        client.comments_for_videos([CommentRequest("v", DAY), CommentRequest("v", DAY)])
 
 
 def test_create_comment_posts_json_and_returns_the_comment_id(

@@ -290,25 +290,6 @@ def test_naive_window_bounds_are_refused(client: DisplayClient) -> None:
         client.videos_created_between(datetime(2026, 3, 1), datetime(2026, 3, 2))
 
 
-def test_query_videos_sends_batches_of_twenty_ids(
-    api: respx.MockRouter, client: DisplayClient
-) -> None:
-    def answer(request: httpx.Request) -> httpx.Response:
-        ids = sent_json(request)["filters"]["video_ids"]
-        return display_ok({"videos": [video(i, DAY) for i in ids]})
-
-    route = api.post(VIDEO_QUERY).mock(side_effect=answer)
-    ids = [str(n) for n in range(45)]
-
-    result = client.query_videos(ids)
-
-    batches = [sent_json(call.request)["filters"]["video_ids"] for call in route.calls]
-    assert [len(batch) for batch in batches] == [20, 20, 5]
-    assert [v.id for v in result.items] == ids
-    assert result.pages == 3
-    assert route.calls.last.request.url.params["fields"].startswith("id,create_time")
-
-
 @pytest.mark.parametrize(
     ("status", "code", "error_type", "requests"),
     [

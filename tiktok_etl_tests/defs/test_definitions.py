@@ -9,6 +9,7 @@ from pathlib import Path
 import dagster as dg
 
 from tiktok_etl.definitions import defs
+from tiktok_etl.defs.assets import API_RETRY
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -73,17 +74,29 @@ def test_jobs_schedules_and_sensors_are_pinned() -> None:
     ]
 
 
-def test_assets_are_partitioned_by_account_and_day_in_the_api_pool() -> None:
+def test_assets_are_partitioned_by_account_and_day() -> None:
     graph = _repo().asset_graph
     for name in PARTITIONED:
         node = graph.get(dg.AssetKey(name))
         partitions = node.partitions_def
         assert isinstance(partitions, dg.MultiPartitionsDefinition)
         assert sorted(d.name for d in partitions.partitions_defs) == ["account", "date"]
-        assert node.pools == {"tiktok_api"}
         assert node.group_name == "tiktok"
         assert node.backfill_policy == dg.BackfillPolicy.multi_run(max_partitions_per_run=30)
         assert "postgres" in node.kinds and "parquet" in node.kinds
+
+
+def test_raw_assets_run_in_the_api_pool_under_the_api_retry_policy() -> None:
+    repo = _repo()
+    for name in RAW:
+        assert repo.asset_graph.get(dg.AssetKey(name)).pools == {"tiktok_api"}
+        assert defs.get_assets_def(name).op.retry_policy == API_RETRY
+
+
+def test_sl_mentions_makes_no_api_call_so_it_is_outside_the_api_pool_and_retry_policy() -> None:
+    repo = _repo()
+    assert repo.asset_graph.get(dg.AssetKey("sl_mentions")).pools == set()
+    assert defs.get_assets_def("sl_mentions").op.retry_policy is None
 
 
 def test_sl_mentions_depends_on_the_raw_assets() -> None:

@@ -146,17 +146,16 @@ def read_comments(
     """Every comment and reply written in `[start, end)`, as a pipeline reads them.
 
     Comments come only after their video, and at most `comment_max_age_days` later, so the
-    videos to look at are those created in `[start - max age, end)`. `comments_for_videos`
-    reads their comments in the window and the replies under those; replies in the window
-    to older comments are read with `replies_since` under each older parent that has any.
+    videos to look at are those created in `[start - max age, end)`. `comments_for_request`
+    reads their comments in the window and the replies under those, `max_workers` videos at
+    once on the shared transport; replies in the window to older comments are read with
+    `replies_since` under each older parent that has any.
     """
     videos = client.videos_created_between(start - MAX_COMMENT_AGE, end).items
     requests = [CommentRequest(video.item_id, since=start, until=end) for video in videos]
-    found = [
-        comment
-        for result in client.comments_for_videos(requests, max_workers=max_workers).values()
-        for comment in result.items
-    ]
+    with ThreadPoolExecutor(max_workers=max_workers) as pool:
+        results = list(pool.map(client.comments_for_request, requests))
+    found = [comment for result in results for comment in result.items]
     for video in videos:
         if video.create_time >= start:
             continue  # its comments all postdate `start`: their replies were read above
