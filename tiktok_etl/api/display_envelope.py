@@ -45,7 +45,8 @@ def classify_display(response: httpx.Response, endpoint: str) -> Outcome:
     if body is NOT_JSON or not isinstance(body, dict):
         return unparsable(response, endpoint)
     status = response.status_code
-    error = body.get("error") if isinstance(body.get("error"), dict) else {}
+    raw_error = body.get("error")
+    error: dict[str, Any] = raw_error if isinstance(raw_error, dict) else {}
     code = _text(error.get("code"))
     if code in ("", "ok") and 200 <= status < 300:
         return Outcome.success(body.get("data"))

@@ -106,10 +106,10 @@ def unparsable(response: httpx.Response, endpoint: str) -> Outcome:
     if status >= 500:
         return server_failed(response, endpoint, f"http_{status}", detail)
     if status < 400:
-        error = TransportError(
+        unreadable = TransportError(
             endpoint, f"HTTP {status} with a {detail}", method=response.request.method
         )
-        return Outcome.retry(error, ambiguous=True)
+        return Outcome.retry(unreadable, ambiguous=True)
     error = ApiError(
         endpoint, f"http_{status}", detail, method=response.request.method, http_status=status
     )

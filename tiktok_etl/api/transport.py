@@ -235,7 +235,7 @@ class Transport:
                     endpoint, max_wait=max(0.0, policy.max_total_wait - waited)
                 )
             except WaitTooLong as exc:
-                error = limiter_wait_capped(
+                capped = limiter_wait_capped(
                     last_error,
                     endpoint=endpoint,
                     method=method,
@@ -245,8 +245,8 @@ class Transport:
                     cap_name=policy.cap_name,
                     waited=waited + exc.waited,
                 )
-                logger.warning("%s", error)
-                raise error from last_error
+                logger.warning("%s", capped)
+                raise capped from last_error
             waited += slot.waited
             # the slot is released when the answer (or any error) is back: see ratelimit
             try:

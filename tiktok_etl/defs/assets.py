@@ -10,6 +10,7 @@ import warnings
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
 import dagster as dg
 
@@ -156,10 +157,10 @@ def _materialize(
     )
 
 
-def partition_metadata(spec: TableSpec, writes: list[PartitionWrite]) -> dict[str, object]:
+def partition_metadata(spec: TableSpec, writes: list[PartitionWrite]) -> dict[str, Any]:
     """Materialization metadata for the partitions a step wrote (one, or a backfill range)."""
     rows = sum(w.rows for w in writes)
-    metadata: dict[str, object] = {
+    metadata: dict[str, Any] = {
         "dagster/row_count": rows,
         "dagster/partition_row_count": rows,
         "dagster/table_name": f"public.{spec.name}",
@@ -178,7 +179,9 @@ def partition_metadata(spec: TableSpec, writes: list[PartitionWrite]) -> dict[st
     return metadata
 
 
-def _asset(name: str, target: CheckTarget, description: str):  # type: ignore[no-untyped-def]
+def _asset(
+    name: str, target: CheckTarget, description: str
+) -> Callable[[Callable[..., Any]], dg.AssetsDefinition]:
     return dg.asset(
         name=name,
         partitions_def=account_day_partitions,

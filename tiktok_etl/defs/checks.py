@@ -111,7 +111,8 @@ def combine_checks(per_partition: list[list[dg.AssetCheckResult]]) -> list[dg.As
         totals: dict[str, int] = {}
         for result in results:
             for key, value in result.metadata.items():
-                totals[key] = totals.get(key, 0) + int(getattr(value, "value", value))
+                count = value.value if isinstance(value, dg.MetadataValue) else value
+                totals[key] = totals.get(key, 0) + int(count)  # type: ignore[arg-type]
         failing = sum(1 for r in results if not r.passed)
         out.append(
             dg.AssetCheckResult(

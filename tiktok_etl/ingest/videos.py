@@ -14,14 +14,16 @@ def fetch_videos(source: AccountSource, window: DayWindow, now: datetime) -> Fet
     """Both families list newest first, so the window is read from its end with early stop."""
     key = source.account.account_key
     if source.display is not None:
-        result = source.display.videos_created_between(window.start, window.end)
-        rows = [display_video_row(key, window.day, v, now) for v in result.items]
+        listed = source.display.videos_created_between(window.start, window.end)
+        rows = [display_video_row(key, window.day, v, now) for v in listed.items]
+        rejects, pages = list(listed.rejects), listed.pages
     else:
         assert source.business is not None
-        result = source.business.videos_created_between(window.start, window.end)
-        rows = [business_video_row(key, window.day, v, now) for v in result.items]
+        business = source.business.videos_created_between(window.start, window.end)
+        rows = [business_video_row(key, window.day, v, now) for v in business.items]
+        rejects, pages = list(business.rejects), business.pages
     rows = _dedupe(rows, "video_id")
-    return FetchOutcome(rows=rows, rejects=list(result.rejects), notes={"pages": result.pages})
+    return FetchOutcome(rows=rows, rejects=rejects, notes={"pages": pages})
 
 
 def _dedupe(rows: list[dict], key: str) -> list[dict]:

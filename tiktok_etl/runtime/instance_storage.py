@@ -41,7 +41,7 @@ class TikTokInstanceStorage(DagsterPostgresStorage):
         return {}
 
     @classmethod
-    def from_config_value(  # type: ignore[override]
+    def from_config_value(
         cls, inst_data: ConfigurableClassData | None, config_value: Mapping[str, Any]
     ) -> TikTokInstanceStorage:
         return cls(postgres_url=resolve_instance_url(), inst_data=inst_data)

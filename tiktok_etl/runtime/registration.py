@@ -69,10 +69,10 @@ def describe_accounts(runtime: Runtime | None = None) -> list[tuple[str, ...]]:
     """One row per account for `accounts list`: status (with reason) and token expiry."""
     runtime = runtime or open_runtime()
     now = datetime.now(UTC)
-    rows = []
+    rows: list[tuple[str, ...]] = []
     for account in runtime.accounts.list():
         stored = runtime.tokens.load(account.account_key)
-        status = account.status
+        status: str = account.status
         if account.status_reason and account.status != "active":
             status = f"{status}: {account.status_reason}"
         rows.append(

@@ -77,7 +77,7 @@ class WatchedEventLogStorage(PostgresEventLogStorage):
         logger.warning("%s", message)
         warning = DagsterEvent(
             event_type_value=DagsterEventType.ENGINE_EVENT.value,
-            job_name=event.job_name,
+            job_name=event.job_name or "",
             message=message,
             event_specific_data=EngineEventData(metadata={"pool": MetadataValue.pool(pool)}),
             step_key=event.step_key,
@@ -102,7 +102,7 @@ class WatchedInstanceStorage(TikTokInstanceStorage):
         )
 
     @classmethod
-    def from_config_value(  # type: ignore[override]
+    def from_config_value(
         cls, inst_data: ConfigurableClassData | None, config_value: Mapping[str, Any]
     ) -> WatchedInstanceStorage:
         return cls(postgres_url=resolve_instance_url(), inst_data=inst_data)

