@@ -23,9 +23,11 @@ different machines never disagree about where the window is.
 - **Pauses.** ``penalize`` (the server asked us to back off) pauses the endpoint for every
   process, not only the one that was told.
 - **Cost.** One attempt is one call of the ``tiktok_rate_acquire`` function (one round trip,
-  one short transaction); a release is one ``UPDATE``. The budget's connections are
-  autocommit and skip the pool's pre-ping (a dropped connection is retried once instead).
-  Rows leave the tables when they leave the window.
+  one short transaction); a release is one call of ``tiktok_rate_release``. The budget's
+  connections are autocommit and skip the pool's pre-ping (a dropped connection is retried
+  once instead); its transactions commit without waiting for the WAL flush (a database
+  crash can forget only the last moment of slots). Rows leave the tables when they leave
+  the window. Measured in ``benchmarks/rate_budget.py`` (BENCHMARKS.md).
 
 This module holds no state of its own beyond a connection pool: everything is in the tables
 of migration ``0006_rate_budget``.
@@ -58,11 +60,7 @@ _ACQUIRE = sa.text(
     "SELECT slot_id, wait, ticket, reason FROM tiktok_rate_acquire("
     ":app, :endpoint, :limit, :window, :lease, :holder, :ticket, :grace)"
 )
-_RELEASE = sa.text(
-    "UPDATE tiktok_rate_slots SET completed_at = greatest(clock_timestamp(), acquired_at) "
-    "WHERE app = :app AND endpoint = :endpoint AND slot_id = :slot_id "
-    "AND completed_at IS NULL"
-)
+_RELEASE = sa.text("SELECT tiktok_rate_release(:app, :endpoint, :slot_id)")
 _WITHDRAW = sa.text(
     "DELETE FROM tiktok_rate_waiters WHERE app = :app AND endpoint = :endpoint AND ticket = :ticket"
 )

@@ -51,6 +51,9 @@ DECLARE
     v_reason text;
     v_ticket bigint;
 BEGIN
+    -- budget rows live for a minute: not worth a WAL flush per request (a server crash
+    -- can lose only the last few hundred milliseconds of them)
+    PERFORM set_config('synchronous_commit', 'off', true);
     -- admissions to one endpoint are serialised; each statement below sees every commit
     -- made before the lock was granted
     PERFORM pg_advisory_xact_lock(
@@ -103,5 +106,16 @@ BEGIN
     DO UPDATE SET expires_at = excluded.expires_at
     RETURNING w.ticket INTO v_ticket;
     RETURN QUERY SELECT NULL::bigint, v_wait, v_ticket, v_reason;
+END;
+$$;
+-- Record that a slot's answer is back: it counts for one window from now.
+CREATE OR REPLACE FUNCTION tiktok_rate_release(p_app text, p_endpoint text, p_slot_id bigint)
+RETURNS void
+LANGUAGE plpgsql AS $$
+BEGIN
+    PERFORM set_config('synchronous_commit', 'off', true);
+    UPDATE tiktok_rate_slots s SET completed_at = greatest(clock_timestamp(), s.acquired_at)
+     WHERE s.app = p_app AND s.endpoint = p_endpoint AND s.slot_id = p_slot_id
+       AND s.completed_at IS NULL;
 END;
 $$;
