@@ -279,7 +279,8 @@ class Settings:
     )
     rate_limit_per_minute: int = setting(
         "TIKTOK_ETL_RATE_LIMIT_PER_MINUTE",
-        "requests per endpoint per sliding minute, per process",
+        "requests per endpoint per sliding minute, per app: one budget in the database "
+        "shared by every process",
         parse=positive_int,
         default="600",
     )

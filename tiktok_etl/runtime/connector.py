@@ -18,7 +18,6 @@ from tiktok_etl.api import (
     DisplayClient,
     DisplayOAuth,
     RetryPolicy,
-    SlidingWindowLimiter,
     Transport,
 )
 from tiktok_etl.auth.model import TokenSet
@@ -27,6 +26,7 @@ from tiktok_etl.ingest.sources import AccountSource
 from tiktok_etl.runtime import Runtime
 from tiktok_etl.settings import Settings
 from tiktok_etl.storage.accounts import Account
+from tiktok_etl.storage.rate_budget import PostgresRateBudget
 
 SANDBOX_HISTORY_DAYS = 120
 
@@ -48,7 +48,7 @@ def _sandbox_transport(settings: Settings) -> httpx.BaseTransport | None:
 
 @dataclass
 class Connector:
-    """Clients for one process: one transport and one rate limiter shared by all accounts."""
+    """Clients for one process: one transport and the app-wide rate budget, for all accounts."""
 
     runtime: Runtime
     transport: Transport
@@ -57,7 +57,8 @@ class Connector:
     @classmethod
     def open(cls, runtime: Runtime, http_transport: httpx.BaseTransport | None = None) -> Connector:
         settings = runtime.settings
-        limiter = SlidingWindowLimiter(default_limit=settings.rate_limit_per_minute)
+        # one budget per app for every process sharing the database (TikTok counts per app)
+        limiter = PostgresRateBudget.for_settings(runtime.engine, settings)
         retry = RetryPolicy(
             max_total_wait=float(settings.max_retry_seconds),
             base_delay=min(0.5, settings.max_retry_seconds / 8),

@@ -25,6 +25,9 @@ STATE_TABLES = {
     "tiktok_comment_cache",
     "tiktok_comment_video_state",
     "tiktok_video_links",
+    "tiktok_rate_slots",
+    "tiktok_rate_waiters",
+    "tiktok_rate_pauses",
 }
 
 # sha256 of every migration that has shipped: databases remember versions, not contents
@@ -34,6 +37,7 @@ SHIPPED = {
     "0003_rejects": "0d6a9f8659e72d8aa0d23b52631ba83e589c61effacf94a689bacf2a7164a5b2",
     "0004_comment_cache": "1198fd39b662bd455580d501a918ef975170019f6806e231515d6925f8af09b9",
     "0005_sl_mentions": "0c31cbc073af1f77e320861463de86cdb879c0dca6c22538f697fe47573180f6",
+    "0006_rate_budget": "baaa8400e8977f3f361980079029f7bbf625be0eb868d182449f9829f82ef478",
 }
 
 # information_schema's spelling of the spec types that PostgreSQL spells differently
