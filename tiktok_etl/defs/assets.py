@@ -89,6 +89,8 @@ class PartitionWrite:
     parquet_path: str
     checks: list[dg.AssetCheckResult]
     notes: dict[str, object]
+    # the id both copies carry (``tiktok_partition_writes``, the Parquet file's metadata)
+    write_id: str = ""
 
 
 def _materialize_one(
@@ -118,6 +120,7 @@ def _materialize_one(
         parquet_path=written.parquet_path,
         checks=partition_checks(services, target, ad.account_key, window),
         notes=outcome.notes,
+        write_id=written.write_id,
     )
 
 
@@ -171,6 +174,8 @@ def partition_metadata(spec: TableSpec, writes: list[PartitionWrite]) -> dict[st
     }
     if len(writes) == 1:
         metadata["parquet_path"] = dg.MetadataValue.path(writes[0].parquet_path)
+        if writes[0].write_id:
+            metadata["write_id"] = writes[0].write_id
         metadata.update(writes[0].notes)
     else:
         metadata["rows_by_partition"] = dg.MetadataValue.json(

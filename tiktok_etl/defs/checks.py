@@ -19,6 +19,7 @@ from tiktok_etl.storage.tables import TableSpec
 UNIQUE_KEYS = "unique_natural_keys"
 IDS_PRESENT = "identifiers_present"
 IN_WINDOW = "timestamps_in_partition_window"
+# compares the copies' write ids as well as their counts; the name predates the ids
 COUNTS_MATCH = "postgres_parquet_counts_match"
 
 
@@ -41,7 +42,10 @@ def check_specs(asset_key: str, target: CheckTarget) -> list[dg.AssetCheckSpec]:
         dg.AssetCheckSpec(
             COUNTS_MATCH,
             asset=asset_key,
-            description=f"{table}: PostgreSQL and Parquet hold the same number of rows",
+            description=(
+                f"{table}: PostgreSQL and Parquet hold the same write (its id is in both) "
+                "and the same number of rows"
+            ),
         ),
     ]
     if target.time_column:
@@ -68,12 +72,17 @@ def check_results(counts: PartitionCounts) -> list[dg.AssetCheckResult]:
     ]
     if outside is not None:
         results.append(_result(IN_WINDOW, outside == 0, rows_outside_window=outside))
+    same_write = counts.parquet_write_id == counts.postgres_write_id
     results.append(
         _result(
             COUNTS_MATCH,
-            counts.parquet_rows == counts.postgres_rows,
+            same_write and counts.parquet_rows == counts.postgres_rows,
             postgres_rows=counts.postgres_rows,
             parquet_rows=counts.parquet_rows,
+            # 1 when the copies hold different writes; summed over a backfill's partitions
+            write_id_mismatch=int(not same_write),
+            postgres_write_id=counts.postgres_write_id or "",
+            parquet_write_id=counts.parquet_write_id or "",
         )
     )
     return results
@@ -93,13 +102,14 @@ def partition_checks(
     return check_results(counts)
 
 
-def _result(name: str, passed: bool, **metadata: int) -> dg.AssetCheckResult:
+def _result(name: str, passed: bool, **metadata: int | str) -> dg.AssetCheckResult:
     return dg.AssetCheckResult(check_name=name, passed=passed, metadata=metadata)
 
 
 def combine_checks(per_partition: list[list[dg.AssetCheckResult]]) -> list[dg.AssetCheckResult]:
     """One result per check over every partition a step wrote: it passes only if it passed
-    everywhere; counts are summed, and failing partitions are counted."""
+    everywhere; counts are summed (text, such as a partition's write id, is dropped), and
+    failing partitions are counted."""
     if len(per_partition) == 1:
         return per_partition[0]
     combined: dict[str, list[dg.AssetCheckResult]] = {}
@@ -111,8 +121,9 @@ def combine_checks(per_partition: list[list[dg.AssetCheckResult]]) -> list[dg.As
         totals: dict[str, int] = {}
         for result in results:
             for key, value in result.metadata.items():
-                count = value.value if isinstance(value, dg.MetadataValue) else value
-                totals[key] = totals.get(key, 0) + int(count)  # type: ignore[arg-type]
+                number = getattr(value, "value", value)
+                if isinstance(number, int):
+                    totals[key] = totals.get(key, 0) + number
         failing = sum(1 for r in results if not r.passed)
         out.append(
             dg.AssetCheckResult(

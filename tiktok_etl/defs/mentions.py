@@ -3,8 +3,8 @@
 Built from the same partition of the raw assets (already in PostgreSQL), normalized in
 batches and upserted on ``(tenant_id, platform, external_id)`` so columns a downstream triage
 workflow owns (``status``) survive re-ingestion; mentions gone from a re-read partition are
-soft-deleted. The Parquet copy is exported from PostgreSQL afterwards, so both hold the
-same rows, workflow columns included.
+soft-deleted. The Parquet copy is exported from PostgreSQL in the same transaction, under
+the partition's lock, so both hold the same write (one id), workflow columns included.
 
 It makes no TikTok request, so it runs outside the ``tiktok_api`` pool and without the API
 retry policy: a run that fails here is retried by the instance's run retries, not by a
@@ -101,5 +101,6 @@ def _normalize_one(services: Services, ad: AccountDay) -> tuple[PartitionWrite, 
         parquet_path=written.parquet_path,
         checks=partition_checks(services, MENTIONS_TARGET, ad.account_key, window),
         notes={"keyword_mode": account.keyword_mode, "keywords": ", ".join(account.keywords)},
+        write_id=written.write_id,
     )
     return write, result

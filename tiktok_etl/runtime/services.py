@@ -24,14 +24,9 @@ from tiktok_etl.storage.accounts import AccountStore
 from tiktok_etl.storage.checks import PartitionCounts, partition_counts
 from tiktok_etl.storage.comment_cache import CommentCache
 from tiktok_etl.storage.lookups import video_share_urls
-from tiktok_etl.storage.mentions_store import (
-    MENTIONS_TABLE,
-    UpsertResult,
-    iter_mentions_arrow,
-    upsert_mentions,
-)
-from tiktok_etl.storage.parquet import write_parquet_batches, write_parquet_partition
-from tiktok_etl.storage.partitions import read_partition, write_partition
+from tiktok_etl.storage.mentions_store import UpsertResult
+from tiktok_etl.storage.partition_copies import write_mention_copies, write_partition_copies
+from tiktok_etl.storage.partitions import read_partition
 from tiktok_etl.storage.rejects import RejectInput
 from tiktok_etl.storage.tables import TableSpec
 
@@ -42,6 +37,7 @@ class WrittenPartition:
 
     rows_replaced: int
     parquet_path: str
+    write_id: str
 
 
 @dataclass(frozen=True)
@@ -50,12 +46,14 @@ class WrittenMentions:
 
     upserted: UpsertResult
     parquet_path: str
+    write_id: str
 
 
 @dataclass(frozen=True)
 class PartitionWriter:
-    """Replaces a raw table's partition in PostgreSQL (rows and rejects in one transaction),
-    then its Parquet file. A failure before the PostgreSQL commit leaves the previous rows."""
+    """Replaces a raw table's partition in PostgreSQL (rows and rejects) and its Parquet file
+    as one write, under the partition's lock (see :mod:`tiktok_etl.storage.partition_copies`).
+    A failure before the PostgreSQL commit leaves the previous version in both."""
 
     engine: sa.Engine = field(repr=False)
     parquet_root: str
@@ -68,9 +66,14 @@ class PartitionWriter:
         rows: Sequence[Mapping[str, Any]],
         rejects: Sequence[RejectInput],
     ) -> WrittenPartition:
-        written = write_partition(self.engine, spec, account_key, day, rows, rejects=rejects)
-        path = write_parquet_partition(self.parquet_root, spec, account_key, day, rows)
-        return WrittenPartition(rows_replaced=written.rows_deleted, parquet_path=path)
+        written = write_partition_copies(
+            self.engine, self.parquet_root, spec, account_key, day, rows, rejects=rejects
+        )
+        return WrittenPartition(
+            rows_replaced=written.postgres.rows_deleted,
+            parquet_path=written.parquet_path,
+            write_id=written.write_id,
+        )
 
 
 @dataclass(frozen=True)
@@ -88,22 +91,18 @@ class PartitionReader:
 
 @dataclass(frozen=True)
 class MentionsWriter:
-    """Upserts a partition's mentions, then exports what PostgreSQL holds to Parquet, so both
-    copies carry the same rows, workflow columns included."""
+    """Upserts a partition's mentions, then exports what PostgreSQL holds to Parquet in the
+    same transaction and under the same lock, so both copies carry the same write, workflow
+    columns included."""
 
     engine: sa.Engine = field(repr=False)
     parquet_root: str
 
     def write(self, account_key: str, day: date, mentions: Iterable[Any]) -> WrittenMentions:
-        upserted = upsert_mentions(self.engine, account_key, day, mentions)
-        path = write_parquet_batches(
-            self.parquet_root,
-            MENTIONS_TABLE,
-            account_key,
-            day,
-            iter_mentions_arrow(self.engine, account_key, day),
+        written = write_mention_copies(self.engine, self.parquet_root, account_key, day, mentions)
+        return WrittenMentions(
+            upserted=written.upserted, parquet_path=written.parquet_path, write_id=written.write_id
         )
-        return WrittenMentions(upserted=upserted, parquet_path=path)
 
 
 @dataclass(frozen=True)

@@ -1,8 +1,11 @@
 """The counts the data-quality checks judge, queried from what one partition actually holds.
 
 They read PostgreSQL and the Parquet file rather than the rows a step meant to write, so a
-write that went wrong shows, not just a fetch that did. This module only counts: whether a
-count passes is decided by the Dagster checks in :mod:`tiktok_etl.defs.checks`.
+write that went wrong shows, not just a fetch that did. Besides counts, they read the id of
+the write each copy holds (``tiktok_partition_writes`` and the file's metadata, see
+:mod:`tiktok_etl.storage.partition_copies`): equal counts from two different writes are
+still two versions. This module only counts: whether a count passes is decided by the
+Dagster checks in :mod:`tiktok_etl.defs.checks`.
 """
 
 from __future__ import annotations
@@ -14,7 +17,8 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from tiktok_etl.storage.parquet import count_parquet_partition
+from tiktok_etl.storage.parquet import parquet_partition_footer
+from tiktok_etl.storage.partition_copies import recorded_write_id
 from tiktok_etl.storage.tables import TableSpec, quote_ident
 
 _PARTITION = "account_key = :a AND date = :d"
@@ -30,6 +34,9 @@ class PartitionCounts:
     rows_outside_window: int | None
     postgres_rows: int
     parquet_rows: int
+    # the write each copy holds; None where no id was recorded (a write before ids existed)
+    postgres_write_id: str | None = None
+    parquet_write_id: str | None = None
 
 
 def _scalar(conn: sa.Connection, sql: str, params: dict[str, Any]) -> int:
@@ -99,7 +106,7 @@ def partition_counts(
     end: datetime,
 ) -> PartitionCounts:
     """Every count the checks need for one partition: the PostgreSQL ones on one connection,
-    then the Parquet file's row count."""
+    then the Parquet file's row count and write id."""
     with engine.connect() as conn:
         duplicates = count_duplicate_keys(conn, spec, account_key, day)
         missing = count_missing_ids(conn, spec, id_columns, account_key, day)
@@ -109,10 +116,14 @@ def partition_counts(
             else None
         )
         postgres_rows = count_rows(conn, spec, account_key, day)
+        postgres_write_id = recorded_write_id(conn, spec.name, account_key, day)
+    footer = parquet_partition_footer(parquet_root, spec, account_key, day)
     return PartitionCounts(
         duplicate_keys=duplicates,
         rows_missing_ids=missing,
         rows_outside_window=outside,
         postgres_rows=postgres_rows,
-        parquet_rows=count_parquet_partition(parquet_root, spec, account_key, day),
+        parquet_rows=footer.rows,
+        postgres_write_id=postgres_write_id,
+        parquet_write_id=footer.write_id,
     )

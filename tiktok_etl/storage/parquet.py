@@ -11,6 +11,9 @@ otherwise be inferred as a number.
 A file appears whole or not at all (:mod:`tiktok_etl.storage.whole_files`): on a local disk it
 is written under a temporary dot name, fsynced and renamed; on an object store it is written
 once, to its final key (an S3 PUT is atomic; a rename there would be a copy and a delete).
+A file can carry the id of the partition write that produced it in its key-value metadata
+(:data:`WRITE_ID_KEY`; DuckDB: ``parquet_kv_metadata``), the id PostgreSQL records for the
+same write, so a check can tell that both copies are one version.
 A failed write leaves the previous file and nothing else. An empty partition writes an empty
 file with the schema, so a re-run that finds nothing replaces stale data. ``root`` is a local
 path or a URL pyarrow understands (``s3://bucket/prefix``: credentials, endpoint and region
@@ -21,6 +24,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
@@ -34,6 +38,8 @@ from tiktok_etl.storage.whole_files import StoreKind, open_store, writing_whole
 
 FILE_NAME = "part-0.parquet"
 HIVE_PARTITIONING_SCHEMA = pa.schema([("account", pa.string()), ("date", pa.date32())])
+# the file's key-value metadata entry naming the partition write it holds
+WRITE_ID_KEY = b"tiktok_etl.write_id"
 
 
 def to_arrow(spec: TableSpec, rows: Sequence[Mapping[str, Any]]) -> pa.Table:
@@ -78,25 +84,41 @@ def _filesystem(root: str) -> tuple[pafs.FileSystem, str, bool]:
 
 
 def write_parquet_partition(
-    root: str, spec: TableSpec, account_key: str, day: date, rows: Sequence[Mapping[str, Any]]
+    root: str,
+    spec: TableSpec,
+    account_key: str,
+    day: date,
+    rows: Sequence[Mapping[str, Any]],
+    *,
+    write_id: str | None = None,
 ) -> str:
     """Replace the partition's file with ``rows``; returns the file's path or URL."""
     prepared = prepare_rows(spec, account_key, day, rows)
-    return write_parquet_batches(root, spec, account_key, day, [_table(spec, prepared)])
+    return write_parquet_batches(
+        root, spec, account_key, day, [_table(spec, prepared)], write_id=write_id
+    )
 
 
 def write_parquet_batches(
-    root: str, spec: TableSpec, account_key: str, day: date, batches: Iterable[pa.Table]
+    root: str,
+    spec: TableSpec,
+    account_key: str,
+    day: date,
+    batches: Iterable[pa.Table],
+    *,
+    write_id: str | None = None,
 ) -> str:
     """Replace the partition's file with ``batches`` (tables with the spec's columns, the
     partition columns optional), streamed one row group per batch so a large partition
-    never sits in memory whole. The file appears whole or not at all (see the module)."""
+    never sits in memory whole. The file appears whole or not at all (see the module);
+    ``write_id`` goes into its key-value metadata."""
     schema = file_schema(spec)
     store = open_store(root)
     final = f"{partition_dir(store.base, spec, account_key, day)}/{FILE_NAME}"
-    with writing_whole(store, final) as sink, pq.ParquetWriter(sink, schema) as writer:
+    stamped = schema if write_id is None else schema.with_metadata({WRITE_ID_KEY: write_id})
+    with writing_whole(store, final) as sink, pq.ParquetWriter(sink, stamped) as writer:
         for batch in batches:
-            writer.write_table(batch.select(schema.names).cast(schema))
+            writer.write_table(batch.select(schema.names).cast(stamped))
     return partition_path(root, spec, account_key, day)
 
 
@@ -136,9 +158,30 @@ def read_parquet_partition(
 
 def count_parquet_partition(root: str, spec: TableSpec, account_key: str, day: date) -> int:
     """Rows in the partition's file (from its footer); 0 if the file does not exist."""
+    return parquet_partition_footer(root, spec, account_key, day).rows
+
+
+@dataclass(frozen=True)
+class ParquetFooter:
+    """What the partition's file says about itself: its rows, and the write that made it
+    (None for a file written without an id, or no file)."""
+
+    rows: int
+    write_id: str | None
+
+
+def parquet_partition_footer(
+    root: str, spec: TableSpec, account_key: str, day: date
+) -> ParquetFooter:
+    """The partition file's row count and write id, from its footer alone."""
     filesystem, base, _ = _filesystem(root)
     path = f"{partition_dir(base, spec, account_key, day)}/{FILE_NAME}"
     if filesystem.get_file_info(path).type == pafs.FileType.NotFound:
-        return 0
+        return ParquetFooter(rows=0, write_id=None)
     with filesystem.open_input_file(path) as handle:
-        return int(pq.ParquetFile(handle).metadata.num_rows)
+        metadata = pq.ParquetFile(handle).metadata
+    write_id = (metadata.metadata or {}).get(WRITE_ID_KEY)
+    return ParquetFooter(
+        rows=int(metadata.num_rows),
+        write_id=write_id.decode() if write_id is not None else None,
+    )

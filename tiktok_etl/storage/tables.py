@@ -226,3 +226,19 @@ COMMENTS = TableSpec(
 )
 
 RAW_TABLES: tuple[TableSpec, ...] = (USERS, VIDEOS, COMMENTS)
+
+# bookkeeping, not TikTok data: the last write of each partition of each table, whose
+# write_id its Parquet file carries too (see :mod:`tiktok_etl.storage.partition_copies`)
+PARTITION_WRITES = TableSpec(
+    name="tiktok_partition_writes",
+    columns=(
+        col("table_name", "text", "the table the partition belongs to", nullable=False),
+        *_PARTITION,
+        col("write_id", "text", "the write's uuid, also in the Parquet file's metadata",
+            nullable=False),
+        col("row_count", "bigint", "rows the partition held after the write", nullable=False),
+        col("written_at", "timestamptz", "when the write was made (its transaction's start)",
+            nullable=False),
+    ),
+    key=("table_name", "account_key", "date"),
+)  # fmt: skip

@@ -11,10 +11,10 @@ import sqlalchemy as sa
 from tiktok_etl.mentions.schema import MENTIONS
 from tiktok_etl.storage.db import make_engine
 from tiktok_etl.storage.migrations import MIGRATIONS, migrate
-from tiktok_etl.storage.tables import RAW_TABLES, VIDEOS, TableSpec, col
+from tiktok_etl.storage.tables import PARTITION_WRITES, RAW_TABLES, VIDEOS, TableSpec, col
 from tiktok_etl_tests.pg_fixtures import fresh_database
 
-SPECS: tuple[TableSpec, ...] = (*RAW_TABLES, MENTIONS)
+SPECS: tuple[TableSpec, ...] = (*RAW_TABLES, MENTIONS, PARTITION_WRITES)
 
 # tables the migrations create that no spec declares: connector state, not data
 STATE_TABLES = {
@@ -38,6 +38,7 @@ SHIPPED = {
     "0004_comment_cache": "1198fd39b662bd455580d501a918ef975170019f6806e231515d6925f8af09b9",
     "0005_sl_mentions": "0c31cbc073af1f77e320861463de86cdb879c0dca6c22538f697fe47573180f6",
     "0006_rate_budget": "baaa8400e8977f3f361980079029f7bbf625be0eb868d182449f9829f82ef478",
+    "0007_partition_writes": "eaa4515d26ad05e411f359abd5f03fde283ee43eaaf20b030005ba719f9a973a",
 }
 
 # information_schema's spelling of the spec types that PostgreSQL spells differently
