@@ -85,9 +85,8 @@ class TokenCipher:
             return cls([part.encode("ascii") for part in keys])
         except (ValueError, TypeError, UnicodeEncodeError):
             raise ValueError(
-                f"{KEY_ENV_VAR} is not a valid Fernet key (or comma-separated list of keys, "
-                "newest first): expected 32 bytes in url-safe base64 (44 characters) each. "
-                "Generate one with `tiktok-etl keygen`"
+                f"{KEY_ENV_VAR} is not a valid Fernet key: expected 32 bytes in url-safe "
+                "base64 (44 characters). Generate one with `tiktok-etl keygen`"
             ) from None
 
     @classmethod
