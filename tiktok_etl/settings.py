@@ -266,7 +266,8 @@ class Settings:
     )
     token_key: str | None = setting(
         "TIKTOK_ETL_TOKEN_KEY",
-        "Fernet key that encrypts tokens at rest",
+        "Fernet key that encrypts tokens at rest; several comma-separated keys, newest "
+        "first, while rotating (`tiktok-etl keys rotate`)",
         unset="generated into $TIKTOK_ETL_HOME/token.key (0600)",
         secret=True,
     )

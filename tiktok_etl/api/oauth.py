@@ -3,10 +3,16 @@
 Token endpoints go through the same `Transport` as data calls (rate limits,
 retries), with two restrictions. An authorization code is single-use, so a code
 exchange is retried only when TikTok certainly did not process it (throttled,
-unavailable, connection never opened), never after a timeout. A refresh is
-retried like a read: if a lost answer had already rotated the refresh token,
-the retry fails with `ReauthRequired`, which is where we would end up anyway.
-Secrets travel only in request bodies and never appear in errors or logs.
+unavailable, connection never opened), never after a timeout. A refresh is the
+same kind of write: TikTok rotates the refresh token the moment it answers, so a
+refresh whose answer was lost in transit (timeout or broken connection after the
+request was sent) is not retried with the burnt token; it raises `ReauthRequired`
+with error `refresh_answer_lost`. Only `invalid_grant` (Display) or the Business
+invalid-grant code means the refresh token is dead; a refusal of the app's own
+credentials (`invalid_client`, other Business refusals) raises
+`AppCredentialsRejected`, which is a configuration problem, not the account's.
+Secrets travel only in request bodies and never appear in errors or logs; the app
+secret is registered with `redact` when a client is built.
 
 This is the wire protocol only: token endpoints return the response data as TikTok sent it
 (a `TokenResponse` mapping); `tiktok_etl.auth` turns it into its token model.
@@ -19,10 +25,20 @@ from collections.abc import Iterable, Mapping
 from typing import Any, TypeAlias
 from urllib.parse import urlencode
 
+import httpx
+
 from tiktok_etl.api.business_envelope import classify_business
 from tiktok_etl.api.display_envelope import classify_display_oauth
-from tiktok_etl.api.errors import ApiError, OAuthError, RateLimited, ReauthRequired, ServerError
+from tiktok_etl.api.errors import (
+    ApiError,
+    OAuthError,
+    RateLimited,
+    ReauthRequired,
+    ServerError,
+    TransportError,
+)
 from tiktok_etl.api.pkce import PkcePair
+from tiktok_etl.api.redaction import register_secret
 from tiktok_etl.api.transport import Classifier, Transport
 
 DISPLAY_TOKEN = "/v2/oauth/token/"
@@ -32,6 +48,39 @@ BUSINESS_REFRESH = "tt_user/oauth2/refresh_token/"
 BUSINESS_REVOKE = "tt_user/oauth2/revoke/"
 
 INVALID_GRANT = "invalid_grant"
+INVALID_CLIENT = "invalid_client"
+# TikTok documents no Business code for a dead refresh token; this is the one it (and the
+# sandbox) answers. Every other Business refusal of a refresh is about the app's request.
+BUSINESS_INVALID_GRANT_CODES = frozenset({"40107"})
+REFRESH_ANSWER_LOST = "refresh_answer_lost"
+
+
+class AppCredentialsRejected(OAuthError):
+    """TikTok refused the app's own credentials or request (``invalid_client``, a Business
+    refusal that is not an invalid grant): fix the configuration, not the account."""
+
+    def __init__(
+        self, error: str, description: str = "", *, family: str, log_id: str | None = None
+    ) -> None:
+        self.family = family
+        super().__init__(error, description, log_id=log_id)
+
+
+def _answer_lost(exc: TransportError) -> bool:
+    """True when the request may have reached TikTok but no answer came back."""
+    cause = exc.__cause__
+    never_sent = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
+    hopeless = (httpx.UnsupportedProtocol, httpx.LocalProtocolError)
+    return isinstance(cause, httpx.TransportError) and not isinstance(cause, never_sent + hopeless)
+
+
+def _lost(exc: TransportError) -> ReauthRequired:
+    return ReauthRequired(
+        REFRESH_ANSWER_LOST,
+        f"the refresh answer was lost in transit ({exc.message}); TikTok may have rotated "
+        "the refresh token already, so it is not sent again",
+    )
+
 
 # a token endpoint's answer: Display's flat JSON, or the Business envelope's `data`
 TokenResponse: TypeAlias = Mapping[str, Any]
@@ -105,6 +154,7 @@ class _OAuthApp:
         self._transport = transport
         self._app_key = app_key
         self._app_secret = app_secret
+        register_secret(app_secret)
         self.api_base_url = api_base_url
         self.authorize_endpoint = authorize_url
 
@@ -166,10 +216,18 @@ class DisplayOAuth(_OAuthApp):
             "refresh_token": refresh_token,
         }
         try:
-            payload = self._post(DISPLAY_TOKEN, form, idempotent=True)
+            payload = self._post(DISPLAY_TOKEN, form, idempotent=False)
+        except TransportError as exc:
+            if _answer_lost(exc):
+                raise _lost(exc) from None
+            raise
         except OAuthError as exc:
             if exc.error == INVALID_GRANT:
                 raise ReauthRequired(exc.error, exc.description, log_id=exc.log_id) from None
+            if exc.error == INVALID_CLIENT:
+                raise AppCredentialsRejected(
+                    exc.error, exc.description, family="display", log_id=exc.log_id
+                ) from None
             raise
         return _token_response(payload)
 
@@ -198,10 +256,10 @@ class DisplayOAuth(_OAuthApp):
 class BusinessOAuth(_OAuthApp):
     """OAuth for the Business API (JSON bodies, Business envelope).
 
-    Any error code on refresh other than a throttle (`40100`) or a server
-    error (`50000`, `50002`, `60001`) raises `ReauthRequired`: the Business
-    API has no `invalid_grant`, and every other refusal leaves the account
-    unusable until the user authorizes again.
+    On refresh, only the invalid-grant code (`BUSINESS_INVALID_GRANT_CODES`)
+    raises `ReauthRequired`; any other refusal that is not a throttle (`40100`)
+    or a server error (`50000`, `50002`, `60001`) raises `AppCredentialsRejected`:
+    the request carries nothing but the app's credentials and the refresh token.
     """
 
     @property
@@ -218,9 +276,23 @@ class BusinessOAuth(_OAuthApp):
         return _token_response(self._call(BUSINESS_TOKEN, fields, idempotent=False))
 
     def refresh(self, refresh_token: str) -> TokenResponse:
-        """A new token pair; any non-retryable refusal raises `ReauthRequired`."""
+        """A new token pair; the invalid-grant code raises `ReauthRequired`, any other
+        non-retryable refusal `AppCredentialsRejected`."""
         fields = {"grant_type": "refresh_token", "refresh_token": refresh_token}
-        payload = self._call(BUSINESS_REFRESH, fields, idempotent=True, refused=ReauthRequired)
+        try:
+            payload = self._call(BUSINESS_REFRESH, fields, idempotent=False)
+        except TransportError as exc:
+            if _answer_lost(exc):
+                raise _lost(exc) from None
+            raise
+        except ReauthRequired:
+            raise
+        except OAuthError as exc:
+            if exc.error in BUSINESS_INVALID_GRANT_CODES:
+                raise ReauthRequired(exc.error, exc.description, log_id=exc.log_id) from None
+            raise AppCredentialsRejected(
+                exc.error, exc.description, family="business", log_id=exc.log_id
+            ) from None
         return _token_response(payload)
 
     def revoke(self, access_token: str) -> None:

@@ -5,11 +5,18 @@ requests and responses carry secrets under well-known keys. `redact` masks both
 in free text (JSON, Python reprs, query strings, form bodies, headers). It is a
 safety net for text we did not write ourselves: error messages should still be
 built from known-safe fields first.
+
+Patterns miss tokens without a prefix (Business tokens) in text nobody labelled, such as
+h11's ``Illegal header value b'<token>\\r'``. So the process also keeps a registry of the
+secret values it holds (:func:`register_secret`: tokens loaded or issued, app secrets),
+and `redact` replaces every registered value wherever it appears, in clear or as it
+appears inside a ``bytes``/``str`` repr.
 """
 
 from __future__ import annotations
 
 import re
+import threading
 
 MASK = "***"
 
@@ -39,8 +46,49 @@ _HEADER_VALUE = re.compile(r"(?P<prefix>\b(?:Bearer|Access-Token:?)\s+)[^\s\"',;
 _PREFIXED_TOKEN = re.compile(r"\b(?P<prefix>(?:act|rft|clt)\.)[A-Za-z0-9._~+/=!*%-]+")
 
 
+# shorter values would mask ordinary words; no real token or secret is this short
+MIN_SECRET_LENGTH = 8
+
+_registry_lock = threading.Lock()
+_registered: set[str] = set()
+_registered_pattern: re.Pattern[str] | None = None
+
+
+def _forms(value: str) -> set[str]:
+    """The value, its stripped core, and how each shows inside a str or bytes repr."""
+    forms = {value, value.strip()}
+    for form in list(forms):
+        forms.add(repr(form)[1:-1])
+        forms.add(repr(form.encode("utf-8", "backslashreplace"))[2:-1])
+    return {form for form in forms if len(form) >= MIN_SECRET_LENGTH}
+
+
+def register_secret(value: str | None) -> None:
+    """Remember a secret value this process holds; `redact` masks it from now on."""
+    global _registered_pattern
+    if not value:
+        return
+    forms = _forms(value)
+    with _registry_lock:
+        if forms <= _registered:
+            return
+        _registered.update(forms)
+        ordered = sorted(_registered, key=len, reverse=True)
+        _registered_pattern = re.compile("|".join(re.escape(form) for form in ordered))
+
+
+def registered_secret_count() -> int:
+    """How many forms of secret values are registered (for tests and diagnostics)."""
+    with _registry_lock:
+        return len(_registered)
+
+
 def redact(text: str) -> str:
-    """Return `text` with anything that looks like a token, secret or code masked."""
+    """Return `text` with anything that looks like a token, secret or code masked, and
+    every registered secret value replaced."""
+    pattern = _registered_pattern
+    if pattern is not None:
+        text = pattern.sub(MASK, text)
     text = _QUOTED_VALUE.sub(lambda m: f"{m['prefix']}{m['q']}{MASK}{m['q']}", text)
     text = _PAIR_VALUE.sub(lambda m: f"{m['prefix']}{MASK}", text)
     text = _HEADER_VALUE.sub(lambda m: f"{m['prefix']}{MASK}", text)

@@ -13,7 +13,7 @@ This module does no I/O.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -39,6 +39,33 @@ def validate_refresh_fraction(fraction: float) -> float:
     return float(fraction)
 
 
+def clean_token(value: str, name: str = "token") -> str:
+    """``value`` stripped of surrounding whitespace; ValueError (naming ``name``, never the
+    value) if what remains is empty or holds whitespace or control characters, which no
+    TikTok token does and which would break (and leak through) the HTTP header."""
+    cleaned = value.strip()
+    if not cleaned:
+        raise ValueError(f"the {name} is empty")
+    bad = [c for c in cleaned if c.isspace() or not c.isprintable()]
+    if bad:
+        raise ValueError(
+            f"the {name} contains whitespace or control characters "
+            f"({', '.join(sorted({repr(c) for c in bad}))}); copy the token again without them"
+        )
+    return cleaned
+
+
+def cleaned_tokens(tokens: TokenSet) -> TokenSet:
+    """``tokens`` with both tokens checked by :func:`clean_token` (stripped if needed)."""
+    access = clean_token(tokens.access_token, "access token")
+    refresh = (
+        None if tokens.refresh_token is None else clean_token(tokens.refresh_token, "refresh token")
+    )
+    if access == tokens.access_token and refresh == tokens.refresh_token:
+        return tokens
+    return replace(tokens, access_token=access, refresh_token=refresh)
+
+
 def _seconds(payload: Mapping[str, Any], *keys: str) -> int | None:
     for key in keys:
         value = payload.get(key)
@@ -59,6 +86,13 @@ def _required_text(payload: Mapping[str, Any], key: str) -> str:
     if not isinstance(value, str) or not value:
         raise OAuthError("invalid_token_response", f"token response lacks {key}")
     return value
+
+
+def _token_text(payload: Mapping[str, Any], key: str) -> str:
+    try:
+        return clean_token(_required_text(payload, key), key)
+    except ValueError as exc:
+        raise OAuthError("invalid_token_response", str(exc)) from None
 
 
 def _after(start: datetime, seconds: int | None) -> datetime | None:
@@ -118,8 +152,8 @@ class TokenSet:
         if expires_in is None:
             raise OAuthError("invalid_token_response", "token response lacks expires_in")
         return cls(
-            access_token=_required_text(payload, "access_token"),
-            refresh_token=_required_text(payload, "refresh_token"),
+            access_token=_token_text(payload, "access_token"),
+            refresh_token=_token_text(payload, "refresh_token"),
             open_id=_required_text(payload, "open_id"),
             scopes=parse_scopes(payload.get("scope")),
             token_type=str(payload.get("token_type") or "Bearer"),

@@ -3,8 +3,10 @@
 TikTok refresh tokens rotate: the old one dies the moment a new one is issued. Two workers
 refreshing the same account at once would leave one of them holding a dead token, so every
 refresh here runs under the account's PostgreSQL advisory lock, re-reads the stored pair
-first (another process may have refreshed already), and writes the new pair with
-compare-and-swap before anything uses it. ``invalid_grant`` marks the account
+first (another process may have refreshed already, or left a rotated pair in a recovery
+file), and makes the new pair durable (:meth:`TokenStore.persist_rotated`) before anything
+uses it. A refresh whose answer was lost in transit marks the account ``reauth_required``:
+the burnt refresh token is never sent again. ``invalid_grant`` marks the account
 ``reauth_required`` so schedules skip it and the CLI and UI show why.
 
 The request path refreshes through :meth:`StoredTokenProvider.access_token` (expired) and
@@ -21,6 +23,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from tiktok_etl.api import ReauthRequired
+from tiktok_etl.api.oauth import REFRESH_ANSWER_LOST
 from tiktok_etl.auth.model import StoredTokens, TokenSet
 from tiktok_etl.auth.store import TokenStore
 from tiktok_etl.storage.accounts import AccountStore
@@ -125,6 +128,8 @@ class StoredTokenProvider:
         should_refresh: Callable[[StoredTokens], bool] | None = None,
     ) -> StoredTokens:
         with self._store.lock(self._key):
+            # a pair an earlier process got from TikTok but could not commit comes first
+            self._store.replay_recovered(self._key)
             stored = self._load()
             if should_refresh is not None:
                 if not should_refresh(stored):
@@ -138,12 +143,12 @@ class StoredTokenProvider:
                 fresh = self._refresher(stored.refresh_token)
             except ReauthRequired as exc:
                 detail = f" ({exc.description})" if exc.description else ""
-                self._mark_reauth(f"token refresh rejected: {exc.error}{detail}")
+                if exc.error == REFRESH_ANSWER_LOST:
+                    self._mark_reauth(f"token refresh answer lost in transit{detail}")
+                else:
+                    self._mark_reauth(f"token refresh rejected: {exc.error}{detail}")
                 raise
-            if not self._store.compare_and_swap(self._key, stored.version, fresh):
-                # impossible while we hold the lock unless the lock was bypassed; never guess
-                raise RuntimeError(f"tokens of {self._key!r} changed under the refresh lock")
+            # the old refresh token is dead now: the new pair is durable before it is used
+            updated = self._store.persist_rotated(self._key, stored.version, fresh)
             self.refreshes += 1
-            updated = self._store.load(self._key)
-            assert updated is not None
             return updated

@@ -5,6 +5,17 @@ nothing it builds (reprs, exceptions, logs) shows them. Refresh tokens rotate, s
 is: take :meth:`TokenStore.lock` (a session-level advisory lock per account), re-read with
 :meth:`TokenStore.load`, call the API, and write with :meth:`TokenStore.compare_and_swap`
 against the version read. Two workers racing end with one valid pair.
+
+A rotated pair is the account's only valid refresh token, so :meth:`persist_rotated`
+first writes it to an encrypted recovery file (:mod:`tiktok_etl.auth.recovery`), then
+commits it in its own short, retried transaction, then deletes the file: a process killed
+in between, or a database that cannot be reached, leaves the file for the next start to
+replay. A version conflict keeps whichever pair was issued last.
+
+``TIKTOK_ETL_TOKEN_KEY`` may hold several comma-separated keys, newest first
+(:class:`cryptography.fernet.MultiFernet`): the first encrypts, all decrypt.
+Every token value loaded or saved is registered with :func:`tiktok_etl.api.redaction.
+register_secret`, so no error text can carry it.
 """
 
 from __future__ import annotations
@@ -12,8 +23,9 @@ from __future__ import annotations
 import logging
 import os
 import stat
+import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, fields
 from datetime import datetime
@@ -22,9 +34,11 @@ from typing import Any
 
 import psycopg
 import sqlalchemy as sa
-from cryptography.fernet import Fernet, InvalidToken
+from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 
-from tiktok_etl.auth.model import StoredTokens, TokenSet
+from tiktok_etl.api.redaction import register_secret
+from tiktok_etl.auth.model import StoredTokens, TokenSet, cleaned_tokens
+from tiktok_etl.auth.recovery import RecoveryJournal
 from tiktok_etl.storage.errors import AccountNotFound, TokenDecryptError, TokenLockTimeout
 from tiktok_etl.storage.locks import LockTimeout, advisory_lock
 
@@ -33,11 +47,27 @@ _log = logging.getLogger(__name__)
 KEY_ENV_VAR = "TIKTOK_ETL_TOKEN_KEY"
 
 
-class TokenCipher:
-    """Fernet encryption of token strings. The key never appears in reprs or errors."""
+# a rotated pair's commit: this many attempts, short pauses (the pair waits in its file)
+PERSIST_ATTEMPTS = 3
+PERSIST_PAUSE_SECONDS = 0.2
 
-    def __init__(self, key: bytes) -> None:
-        self._fernet = Fernet(key)
+
+class TokenPersistError(RuntimeError):
+    """A rotated pair could not be committed; it waits in a recovery file (named here)."""
+
+
+class TokenCipher:
+    """Fernet encryption of token strings. The key never appears in reprs or errors.
+
+    Several keys (newest first): the first encrypts, every one decrypts.
+    """
+
+    def __init__(self, key: bytes | Sequence[bytes]) -> None:
+        keys = [key] if isinstance(key, bytes) else list(key)
+        if not keys:
+            raise ValueError("at least one key is required")
+        self._fernet = MultiFernet([Fernet(k) for k in keys])
+        self.key_count = len(keys)
 
     def __repr__(self) -> str:
         return "TokenCipher(key=<redacted>)"
@@ -50,8 +80,9 @@ class TokenCipher:
     def from_env_value(cls, value: str) -> TokenCipher:
         """A cipher from the ``TIKTOK_ETL_TOKEN_KEY`` value; ValueError (without the value)
         if it is not a Fernet key."""
+        keys = [part.strip() for part in value.split(",") if part.strip()]
         try:
-            return cls(value.strip().encode("ascii"))
+            return cls([part.encode("ascii") for part in keys])
         except (ValueError, TypeError, UnicodeEncodeError):
             raise ValueError(
                 f"{KEY_ENV_VAR} is not a valid Fernet key: expected 32 bytes in url-safe "
@@ -83,6 +114,10 @@ class TokenCipher:
 
     def encrypt(self, text: str) -> bytes:
         return self._fernet.encrypt(text.encode("utf-8"))
+
+    def rotate(self, token: bytes) -> bytes:
+        """``token`` re-encrypted under the newest key (InvalidToken if no key opens it)."""
+        return self._fernet.rotate(bytes(token))
 
     def decrypt(self, token: bytes, account_key: str | None = None) -> str:
         try:
@@ -131,14 +166,19 @@ _TOKEN_PARAMS = (
 class TokenStore:
     """Encrypted token persistence, per-account refresh locks and the refresh schedule."""
 
-    def __init__(self, engine: sa.Engine, cipher: TokenCipher) -> None:
+    def __init__(
+        self, engine: sa.Engine, cipher: TokenCipher, recovery_dir: Path | None = None
+    ) -> None:
         self.engine = engine
         self.cipher = cipher
+        self.recovery = None if recovery_dir is None else RecoveryJournal(recovery_dir, cipher)
 
     def __repr__(self) -> str:
         return f"TokenStore(engine={self.engine!r})"
 
     def _params(self, account_key: str, tokens: TokenSet) -> dict[str, Any]:
+        register_secret(tokens.access_token)
+        register_secret(tokens.refresh_token)
         return {
             "account_key": account_key,
             "access_token_enc": self.cipher.encrypt(tokens.access_token),
@@ -156,7 +196,11 @@ class TokenStore:
         }
 
     def save(self, account_key: str, tokens: TokenSet) -> StoredTokens:
-        """Store the pair unconditionally (insert, or replace with version + 1)."""
+        """Store the pair unconditionally (insert, or replace with version + 1).
+
+        The tokens are stripped and validated first (ValueError: whitespace or control
+        characters inside a token)."""
+        tokens = cleaned_tokens(tokens)
         values = ", ".join(f":{name.strip()}" for name in _TOKEN_PARAMS.split(","))
         updates = ", ".join(
             f"{name.strip()} = EXCLUDED.{name.strip()}" for name in _TOKEN_PARAMS.split(",")
@@ -193,14 +237,154 @@ class TokenStore:
             return None
         values = row._asdict()
         refresh_enc = values.pop("refresh_token_enc")
+        access = self.cipher.decrypt(values.pop("access_token_enc"), account_key)
+        refresh = None if refresh_enc is None else self.cipher.decrypt(refresh_enc, account_key)
+        register_secret(access)
+        register_secret(refresh)
         return StoredTokens(
-            account_key=account_key,
-            access_token=self.cipher.decrypt(values.pop("access_token_enc"), account_key),
-            refresh_token=(
-                None if refresh_enc is None else self.cipher.decrypt(refresh_enc, account_key)
-            ),
-            **values,
+            account_key=account_key, access_token=access, refresh_token=refresh, **values
         )
+
+    def persist_rotated(
+        self, account_key: str, expected_version: int, fresh: TokenSet
+    ) -> StoredTokens:
+        """Make a pair TikTok just issued durable before anything uses it.
+
+        Recovery file first, then one short transaction (retried), then the file goes. If
+        the stored pair changed since ``expected_version`` (the lock was bypassed), the pair
+        issued last wins; the fresh one is never thrown away for an older one. Raises
+        :class:`TokenPersistError` (naming the recovery file) if the database stays
+        unreachable.
+        """
+        fresh = cleaned_tokens(fresh)
+        path = None if self.recovery is None else self.recovery.write(account_key, fresh)
+        error: Exception | None = None
+        for attempt in range(PERSIST_ATTEMPTS):
+            if attempt:
+                time.sleep(PERSIST_PAUSE_SECONDS * attempt)
+            try:
+                self._commit_rotated(account_key, expected_version, fresh)
+                break
+            except (sa.exc.OperationalError, sa.exc.InterfaceError) as exc:
+                error = exc
+                _log.warning(
+                    "saving the rotated tokens of %s failed (attempt %d of %d): %s",
+                    account_key,
+                    attempt + 1,
+                    PERSIST_ATTEMPTS,
+                    type(exc).__name__,
+                )
+        else:
+            where = f"; they wait in {path} and are replayed at the next start" if path else ""
+            raise TokenPersistError(
+                f"the database did not accept the rotated tokens of {account_key!r} "
+                f"({type(error).__name__}){where}"
+            ) from None
+        if path is not None:
+            path.unlink(missing_ok=True)
+        stored = self.load(account_key)
+        assert stored is not None
+        return stored
+
+    def _commit_rotated(self, account_key: str, expected_version: int, fresh: TokenSet) -> bool:
+        """One transaction: write ``fresh`` if the row is at ``expected_version`` or holds an
+        older pair; True if written, False if a newer pair was already stored."""
+        assignments = ", ".join(f"{n.strip()} = :{n.strip()}" for n in _TOKEN_PARAMS.split(","))
+        with self.engine.begin() as conn:
+            row = conn.execute(
+                sa.text(
+                    "SELECT version, issued_at FROM tiktok_tokens "
+                    "WHERE account_key = :key FOR UPDATE"
+                ),
+                {"key": account_key},
+            ).first()
+            if row is None:
+                raise AccountNotFound(account_key)
+            if row.version != expected_version:
+                if row.issued_at is not None and row.issued_at >= fresh.issued_at:
+                    _log.warning(
+                        "tokens of %s changed under the refresh lock; keeping the newer pair "
+                        "already stored",
+                        account_key,
+                    )
+                    return False
+                _log.warning(
+                    "tokens of %s changed under the refresh lock; storing the newer pair",
+                    account_key,
+                )
+            conn.execute(
+                sa.text(
+                    f"UPDATE tiktok_tokens SET {assignments}, version = version + 1, "
+                    "updated_at = now() WHERE account_key = :account_key"
+                ),
+                self._params(account_key, fresh),
+            )
+        return True
+
+    def replay_recovered(self, account_key: str | None = None) -> int:
+        """Commit pairs waiting in recovery files (one account, or all); returns how many
+        were written. A recovered pair replaces the stored one only if issued later."""
+        if self.recovery is None:
+            return 0
+        written = 0
+        for entry in self.recovery.entries(account_key):
+            try:
+                stored = self.load(entry.account_key)
+            except TokenDecryptError:
+                stored = None
+            if stored is not None and stored.issued_at >= entry.tokens.issued_at:
+                entry.path.unlink(missing_ok=True)  # the database already has this or newer
+                continue
+            try:
+                self.save(entry.account_key, entry.tokens)
+            except AccountNotFound:
+                _log.warning("recovered tokens of removed account %s dropped", entry.account_key)
+                entry.path.unlink(missing_ok=True)
+                continue
+            _log.warning("replayed rotated tokens of %s from %s", entry.account_key, entry.path)
+            entry.path.unlink(missing_ok=True)
+            written += 1
+        return written
+
+    def replay_all_recovered(self) -> int:
+        """:meth:`replay_recovered` for every account with a waiting pair, each under its
+        refresh lock (start-up)."""
+        if self.recovery is None:
+            return 0
+        keys = dict.fromkeys(entry.account_key for entry in self.recovery.entries())
+        written = 0
+        for key in keys:
+            with self.lock(key):
+                written += self.replay_recovered(key)
+        return written
+
+    def rotate_key(self) -> int:
+        """Re-encrypt every stored token under the newest key; returns the tokens' count."""
+        with self.engine.begin() as conn:
+            rows = conn.execute(
+                sa.text(
+                    "SELECT account_key, access_token_enc, refresh_token_enc "
+                    "FROM tiktok_tokens FOR UPDATE"
+                )
+            ).all()
+            for row in rows:
+                try:
+                    access = self.cipher.rotate(row.access_token_enc)
+                    refresh = (
+                        None
+                        if row.refresh_token_enc is None
+                        else self.cipher.rotate(row.refresh_token_enc)
+                    )
+                except InvalidToken:
+                    raise TokenDecryptError(row.account_key) from None
+                conn.execute(
+                    sa.text(
+                        "UPDATE tiktok_tokens SET access_token_enc = :a, refresh_token_enc = :r "
+                        "WHERE account_key = :key"
+                    ),
+                    {"a": access, "r": refresh, "key": row.account_key},
+                )
+        return len(rows)
 
     def compare_and_swap(self, account_key: str, expected_version: int, new: TokenSet) -> bool:
         """Replace the pair only if it is still at ``expected_version``; False otherwise."""

@@ -16,6 +16,8 @@ from pathlib import Path
 
 import sqlalchemy as sa
 
+from tiktok_etl.auth.keycheck import check_token_key
+from tiktok_etl.auth.recovery import RECOVERY_DIR
 from tiktok_etl.auth.store import TokenCipher, TokenStore
 from tiktok_etl.settings import DAGSTER_URL_VAR, ConfigError, Settings
 from tiktok_etl.storage.accounts import AccountStore
@@ -41,7 +43,7 @@ class Runtime:
 
     @property
     def tokens(self) -> TokenStore:
-        return TokenStore(self.engine, self.cipher)
+        return TokenStore(self.engine, self.cipher, recovery_dir=self.settings.home / RECOVERY_DIR)
 
     @property
     def dagster_url(self) -> str:
@@ -103,15 +105,24 @@ def database_url_for(settings: Settings) -> str:
     return EmbeddedPostgres(settings.home).start()
 
 
-def open_runtime(settings: Settings | None = None) -> Runtime:
-    """Connect (starting the embedded server if needed), migrate, and load the token key."""
+def open_runtime(settings: Settings | None = None, *, check_key: bool = True) -> Runtime:
+    """Connect (starting the embedded server if needed), migrate, load the token key, check
+    it against the stored fingerprint (``TokenKeyMismatch``, a ``ConfigError``, says what
+    to do), and replay rotated tokens a previous process could not commit.
+
+    ``check_key=False`` only for the ``tiktok-etl keys`` commands that repair the key.
+    """
     settings = settings or Settings.from_env()
     url = database_url_for(settings)
     engine = _engine_for(url)
     migrate(engine)
-    return Runtime(
+    runtime = Runtime(
         settings=settings, database_url=url, engine=engine, cipher=_load_cipher(settings)
     )
+    if check_key:
+        check_token_key(engine, runtime.cipher)
+        runtime.tokens.replay_all_recovered()
+    return runtime
 
 
 @functools.cache

@@ -22,6 +22,7 @@ from tiktok_etl.api import (
 )
 from tiktok_etl.auth.model import TokenSet
 from tiktok_etl.auth.provider import StoredTokenProvider
+from tiktok_etl.auth.refresh import make_refresher
 from tiktok_etl.ingest.sources import AccountSource
 from tiktok_etl.runtime import Runtime
 from tiktok_etl.settings import Settings
@@ -95,11 +96,7 @@ class Connector:
 
     def refresher(self, api: str) -> Callable[[str], TokenSet]:
         """Refresh-token -> new pair, timed by the transport's clock."""
-        oauth = self.oauth(api)
-        clock = self.transport.clock
-        return lambda refresh_token: TokenSet.from_response(
-            oauth.refresh(refresh_token), clock.now()
-        )
+        return make_refresher(self.oauth(api), api, self.transport.clock.now)
 
     def token_provider(self, account: Account) -> StoredTokenProvider:
         return StoredTokenProvider(

@@ -20,6 +20,7 @@ from tiktok_etl.api import (
     TransportError,
     parse_callback,
 )
+from tiktok_etl.api.oauth import AppCredentialsRejected
 from tiktok_etl.auth.model import TokenSet
 
 from .conftest import (
@@ -251,7 +252,9 @@ def test_other_refresh_errors_are_plain_oauth_errors(
 
     with pytest.raises(OAuthError) as caught:
         display_oauth.refresh("rft.OLD")
-    assert type(caught.value) is OAuthError
+    # a wrong app credential is the configuration's fault, never the account's
+    assert not isinstance(caught.value, ReauthRequired)
+    assert caught.value.error == "invalid_client"
 
 
 def test_revoke_posts_the_token(api: respx.MockRouter, display_oauth: DisplayOAuth) -> None:
@@ -311,14 +314,25 @@ def test_business_refresh_posts_json(api: respx.MockRouter, business_oauth: Busi
     }
 
 
-@pytest.mark.parametrize("code", [40001, 40002, 40105, 40099])
-def test_business_refresh_refusal_requires_reauthorization(
-    api: respx.MockRouter, business_oauth: BusinessOAuth, code: int
+def test_business_invalid_grant_requires_reauthorization(
+    api: respx.MockRouter, business_oauth: BusinessOAuth
 ) -> None:
-    api.post(BIZ_REFRESH).mock(return_value=business_error(code, "refresh token expired"))
+    api.post(BIZ_REFRESH).mock(return_value=business_error(40107, "refresh token expired"))
 
     with pytest.raises(ReauthRequired) as caught:
         business_oauth.refresh("rft.OLD")
+    assert caught.value.error == "40107"
+
+
+@pytest.mark.parametrize("code", [40001, 40002, 40105, 40099])
+def test_other_business_refresh_refusals_are_the_apps_not_the_accounts(
+    api: respx.MockRouter, business_oauth: BusinessOAuth, code: int
+) -> None:
+    api.post(BIZ_REFRESH).mock(return_value=business_error(code, "app secret invalid"))
+
+    with pytest.raises(AppCredentialsRejected) as caught:
+        business_oauth.refresh("rft.OLD")
+    assert not isinstance(caught.value, ReauthRequired)
     assert caught.value.error == str(code)
 
 

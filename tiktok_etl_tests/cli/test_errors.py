@@ -84,7 +84,8 @@ def test_tokens_encrypted_with_another_key_name_the_key_and_reauthorization(
     other_key = "8mOMrHHSgE0cSO8yGCOEYeOgGJcxAr52i9m6G1sIuwk="
     result = tiktok_etl("accounts", "list", TIKTOK_ETL_TOKEN_KEY=other_key)
 
-    assert_user_error(result, "cannot decrypt", "TIKTOK_ETL_TOKEN_KEY", "re-authorize")
+    # caught at start-up by the key fingerprint, before any token is used
+    assert_user_error(result, "lost or changed", "TIKTOK_ETL_TOKEN_KEY", "re-authorize")
 
 
 def test_a_missing_token_key_with_a_configured_database_names_keygen(
