@@ -28,6 +28,7 @@ STATE_TABLES = {
     "tiktok_rate_slots",
     "tiktok_rate_waiters",
     "tiktok_rate_pauses",
+    "tiktok_etl_meta",
 }
 
 # sha256 of every migration that has shipped: databases remember versions, not contents
@@ -39,6 +40,7 @@ SHIPPED = {
     "0005_sl_mentions": "0c31cbc073af1f77e320861463de86cdb879c0dca6c22538f697fe47573180f6",
     "0006_rate_budget": "baaa8400e8977f3f361980079029f7bbf625be0eb868d182449f9829f82ef478",
     "0007_partition_writes": "eaa4515d26ad05e411f359abd5f03fde283ee43eaaf20b030005ba719f9a973a",
+    "0008_token_key_check": "656fe1849637da4547153b313c5d52353cd492774ccbf67ddcd95d692b87e779",
 }
 
 # information_schema's spelling of the spec types that PostgreSQL spells differently
