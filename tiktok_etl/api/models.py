@@ -6,6 +6,12 @@ warehouse stays lossless even when TikTok adds fields we do not model yet
 and non-empty; they arrive as JSON strings or numbers and become `str`. Counts
 sent as strings become ints, `create_time` (seconds, as number or string, or
 milliseconds) becomes a UTC-aware datetime, and missing optional fields are None.
+
+Hostile values are settled here, the same way for every record: a `create_time` that is
+not a finite number between the epoch and the year 9999 fails validation (the record is
+rejected); a count that is `NaN`, infinite or beyond a signed 64-bit integer is None
+(`raw` keeps what TikTok sent), as storage could not hold it.
+
 Build records with `from_payload`; callers decide what to do with records that
 fail validation (the listing helpers turn them into rejects).
 
@@ -16,6 +22,7 @@ asks TikTok for, so a new field is declared once, here.
 from __future__ import annotations
 
 import copy
+import math
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Annotated, Any, Final, Self
@@ -24,6 +31,10 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
 # above this an epoch value is in milliseconds (10**12 s is the year 33658)
 _MILLISECONDS_THRESHOLD = 10**12
+# 9999-12-31T23:59:59Z: the last second Python's datetime (and PostgreSQL's) both hold
+_LATEST_EPOCH = 253_402_300_799
+_INT64_MAX = 2**63 - 1
+_TIMESTAMP_ERROR = "create_time must be a Unix timestamp between 1970 and 9999"
 
 
 def _to_id(value: Any) -> str:
@@ -53,17 +64,47 @@ def to_utc_datetime(value: Any) -> datetime:
             raise ValueError("datetime must be timezone-aware")
         return value.astimezone(UTC)
     if isinstance(value, bool) or value is None:
-        raise ValueError("create_time must be a Unix timestamp")
+        raise ValueError(_TIMESTAMP_ERROR)
     if isinstance(value, str):
         try:
             value = float(value.strip())
         except ValueError as exc:
-            raise ValueError("create_time must be a Unix timestamp") from exc
+            raise ValueError(_TIMESTAMP_ERROR) from exc
     if not isinstance(value, int | float):
-        raise ValueError("create_time must be a Unix timestamp")
-    if abs(value) >= _MILLISECONDS_THRESHOLD:
+        raise ValueError(_TIMESTAMP_ERROR)
+    if isinstance(value, float) and not math.isfinite(value):
+        raise ValueError(_TIMESTAMP_ERROR)
+    if value >= _MILLISECONDS_THRESHOLD:
+        if value > _LATEST_EPOCH * 1000:
+            raise ValueError(_TIMESTAMP_ERROR)  # also spares an int too large for a float
         value = value / 1000
+    if not 0 <= value <= _LATEST_EPOCH:
+        raise ValueError(_TIMESTAMP_ERROR)
     return datetime.fromtimestamp(value, tz=UTC)
+
+
+def _to_count(value: Any) -> Any:
+    """A count storage can hold, or None for `NaN`, infinities and integers beyond 64 bits;
+    anything else is left to pydantic's `int` (a fractional or non-numeric value fails)."""
+    number = value
+    if isinstance(value, str):
+        text = value.strip()
+        try:
+            number = int(text)
+        except ValueError:
+            try:
+                number = float(text)
+            except ValueError:
+                return value
+    if isinstance(number, float):
+        if not math.isfinite(number):
+            return None
+        if not number.is_integer():
+            return value
+        number = int(number)
+    if isinstance(number, int) and not isinstance(number, bool):
+        return number if abs(number) <= _INT64_MAX else None
+    return value
 
 
 class _OnRequestOnly:
@@ -78,6 +119,7 @@ ON_REQUEST_ONLY: Final = _OnRequestOnly()
 Id = Annotated[str, BeforeValidator(_to_id)]
 OptionalId = Annotated[str | None, BeforeValidator(_to_optional_id)]
 Timestamp = Annotated[datetime, BeforeValidator(to_utc_datetime)]
+Count = Annotated[int | None, BeforeValidator(_to_count)]
 
 
 class TikTokRecord(BaseModel):
@@ -114,10 +156,10 @@ class DisplayUser(TikTokRecord):
     profile_deep_link: str | None = None
     is_verified: bool | None = None
     username: str | None = None
-    follower_count: int | None = None
-    following_count: int | None = None
-    likes_count: int | None = None
-    video_count: int | None = None
+    follower_count: Count = None
+    following_count: Count = None
+    likes_count: Count = None
+    video_count: Count = None
 
 
 class DisplayVideo(TikTokRecord):
@@ -129,15 +171,15 @@ class DisplayVideo(TikTokRecord):
     share_url: str | None = None
     video_description: str | None = None
     title: str | None = None
-    duration: int | None = None
-    height: int | None = None
-    width: int | None = None
+    duration: Count = None
+    height: Count = None
+    width: Count = None
     embed_html: str | None = None
     embed_link: str | None = None
-    like_count: int | None = None
-    comment_count: int | None = None
-    share_count: int | None = None
-    view_count: int | None = None
+    like_count: Count = None
+    comment_count: Count = None
+    share_count: Count = None
+    view_count: Count = None
     # only in newer docs: ask for it explicitly through `video_fields`
     is_aigc: Annotated[bool | None, ON_REQUEST_ONLY] = None
 
@@ -149,7 +191,7 @@ class BusinessUser(TikTokRecord):
     username: str | None = None
     display_name: str | None = None
     profile_image: str | None = None
-    followers_count: int | None = None
+    followers_count: Count = None
     is_business_account: bool | None = None
     metrics: list[Any] | dict[str, Any] | None = None
 
@@ -163,12 +205,12 @@ class BusinessVideo(TikTokRecord):
     share_url: str | None = None
     embed_url: str | None = None
     caption: str | None = None
-    video_views: int | None = None
+    video_views: Count = None
     video_duration: float | None = None
-    likes: int | None = None
-    comments: int | None = None
-    shares: int | None = None
-    reach: int | None = None
+    likes: Count = None
+    comments: Count = None
+    shares: Count = None
+    reach: Count = None
     full_video_watched_rate: float | None = None
     total_time_watched: float | None = None
     average_time_watched: float | None = None
@@ -185,8 +227,8 @@ class BusinessComment(TikTokRecord):
     unique_identifier: str | None = None
     user_id: str | None = None  # deprecated by TikTok in favour of unique_identifier
     text: str | None = None
-    likes: int | None = None
-    replies: int | None = None
+    likes: Count = None
+    replies: Count = None
     owner: bool | None = None
     liked: bool | None = None
     pinned: bool | None = None

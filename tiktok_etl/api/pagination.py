@@ -69,7 +69,12 @@ def rejection_reason(exc: Exception) -> str:
 def parse_records(
     payloads: Iterable[Any], build: Callable[[Mapping[str, Any]], T], kind: str
 ) -> tuple[list[T], list[RejectedRecord]]:
-    """Build each record; a record that fails goes to the rejects, never raises."""
+    """Build each record; a record that fails goes to the rejects, never raises.
+
+    Any exception of ``build`` rejects the record, not only validation errors: whatever one
+    record holds (an overflowing timestamp, a value no validator foresaw) must not cost the
+    other records of its page, or the partition.
+    """
     items: list[T] = []
     rejects: list[RejectedRecord] = []
     for payload in payloads:
@@ -78,7 +83,7 @@ def parse_records(
             continue
         try:
             items.append(build(payload))
-        except (ValidationError, ValueError, TypeError) as exc:
+        except Exception as exc:  # one record never fails its page: see the docstring
             rejects.append(RejectedRecord(dict(payload), rejection_reason(exc), kind))
     return items, rejects
 

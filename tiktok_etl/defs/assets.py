@@ -14,8 +14,8 @@ from typing import Any
 
 import dagster as dg
 
-from tiktok_etl.api import RateLimited, ServerError, TikTokError, TransportError
 from tiktok_etl.defs.checks import CheckTarget, check_specs, combine_checks, partition_checks
+from tiktok_etl.defs.failures import classified_failures
 from tiktok_etl.defs.partitions import AccountDay, account_day_partitions
 from tiktok_etl.defs.resources import TikTokConnectorResource
 from tiktok_etl.ingest.comments import fetch_comments
@@ -32,14 +32,13 @@ GROUP = "tiktok"
 POOL = "tiktok_api"
 KINDS = {"tiktok", "postgres", "parquet"}
 
-# Transient API trouble that outlasted the transport's own retries: try the step again later.
+# Transient trouble (see defs/failures.py) that outlasted the transport's own retries: try the
+# step again later. Only Failures with allow_retries reach it: every body classifies its errors.
 API_RETRY = dg.RetryPolicy(
     max_retries=3, delay=30, backoff=dg.Backoff.EXPONENTIAL, jitter=dg.Jitter.PLUS_MINUS
 )
 # backfill_policy is "beta" in Dagster 1.13; we measured it (README: Running at scale)
 warnings.filterwarnings("ignore", category=dg.BetaWarning, message=".*backfill_policy.*")
-# the errors worth retrying the step for; scope, token and parameter errors are not
-TRANSIENT = (RateLimited, ServerError, TransportError)
 # A backfill runs up to this many partitions in one run (one process) instead of one run each.
 BACKFILL = dg.BackfillPolicy.multi_run(max_partitions_per_run=30)
 
@@ -100,15 +99,20 @@ def _materialize_one(
     fetch: Fetch,
     ad: AccountDay,
 ) -> PartitionWrite:
+    with classified_failures(f"{target.spec.name} {ad.account_key}|{ad.day}"):
+        return _write_one(services, connector, target, fetch, ad)
+
+
+def _write_one(
+    services: Services,
+    connector: Connector,
+    target: CheckTarget,
+    fetch: Fetch,
+    ad: AccountDay,
+) -> PartitionWrite:
     account = active_account(services.accounts, ad.account_key)
     window = DayWindow.parse(ad.day)
-    try:
-        outcome = fetch(services, connector.source(account), window, datetime.now(UTC))
-    except TikTokError as exc:  # typed, token-free messages: safe to surface as-is
-        raise dg.Failure(
-            description=f"{ad.account_key}|{ad.day}: {type(exc).__name__}: {exc}",
-            allow_retries=isinstance(exc, TRANSIENT),
-        ) from exc
+    outcome = fetch(services, connector.source(account), window, datetime.now(UTC))
     written = services.writer.write(
         target.spec, ad.account_key, window.day, outcome.rows, rejects=outcome.reject_tuples()
     )
@@ -132,7 +136,31 @@ def _materialize(
 ) -> Iterator[dg.MaterializeResult]:
     """One partition, or every partition of a backfill range, in this step's process."""
     writes: list[PartitionWrite] = []
-    services = tiktok.services()
+    with classified_failures(target.spec.name):
+        services = tiktok.services()
+        stats = _write_all(context, services, target, fetch, writes)
+    metadata = partition_metadata(target.spec, writes)
+    metadata.update(
+        {
+            "api_requests": stats["requests"],
+            "api_pages": stats["pages"],
+            "api_retries": stats["retries"],
+            "api_rate_limited": stats["rate_limited"],
+        }
+    )
+    yield dg.MaterializeResult(
+        metadata=metadata, check_results=combine_checks([w.checks for w in writes])
+    )
+
+
+def _write_all(
+    context: dg.AssetExecutionContext,
+    services: Services,
+    target: CheckTarget,
+    fetch: Fetch,
+    writes: list[PartitionWrite],
+) -> dict[str, Any]:
+    """Write every partition of the step into ``writes``; the step's API counters."""
     with services.connector() as connector:
         for ad in AccountDay.all_from_context(context):
             write = _materialize_one(services, connector, target, fetch, ad)
@@ -146,18 +174,7 @@ def _materialize(
             )
             writes.append(write)
         stats = connector.transport.stats.snapshot()
-    metadata = partition_metadata(target.spec, writes)
-    metadata.update(
-        {
-            "api_requests": stats["requests"],
-            "api_pages": stats["pages"],
-            "api_retries": stats["retries"],
-            "api_rate_limited": stats["rate_limited"],
-        }
-    )
-    yield dg.MaterializeResult(
-        metadata=metadata, check_results=combine_checks([w.checks for w in writes])
-    )
+    return stats
 
 
 def partition_metadata(spec: TableSpec, writes: list[PartitionWrite]) -> dict[str, Any]:

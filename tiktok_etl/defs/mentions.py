@@ -7,8 +7,8 @@ soft-deleted. The Parquet copy is exported from PostgreSQL in the same transacti
 the partition's lock, so both hold the same write (one id), workflow columns included.
 
 It makes no TikTok request, so it runs outside the ``tiktok_api`` pool and without the API
-retry policy: a run that fails here is retried by the instance's run retries, not by a
-per-step backoff meant for rate limits.
+retry policy's long backoff. Its only transient failure is a lost database connection
+(see :mod:`tiktok_etl.defs.failures`), retried after seconds; anything else fails once.
 """
 
 from collections.abc import Iterator
@@ -27,6 +27,7 @@ from tiktok_etl.defs.assets import (
     tiktok_videos,
 )
 from tiktok_etl.defs.checks import CheckTarget, check_specs, combine_checks, partition_checks
+from tiktok_etl.defs.failures import classified_failures
 from tiktok_etl.defs.partitions import AccountDay, account_day_partitions
 from tiktok_etl.defs.resources import TikTokConnectorResource
 from tiktok_etl.ingest.window import DayWindow
@@ -35,6 +36,11 @@ from tiktok_etl.mentions.normalize import normalize_partition
 from tiktok_etl.runtime import Services
 from tiktok_etl.storage.mentions_store import MENTIONS_TABLE, UpsertResult
 from tiktok_etl.storage.tables import COMMENTS, USERS, VIDEOS
+
+# a database that restarted or failed over is back within seconds
+DB_RETRY = dg.RetryPolicy(
+    max_retries=3, delay=5, backoff=dg.Backoff.EXPONENTIAL, jitter=dg.Jitter.PLUS_MINUS
+)
 
 MENTIONS_TARGET = CheckTarget(
     MENTIONS_TABLE, id_columns=("external_id",), time_column="published_at"
@@ -47,6 +53,7 @@ MENTIONS_TARGET = CheckTarget(
     partitions_def=account_day_partitions,
     group_name=GROUP,
     kinds={"postgres", "parquet"},
+    retry_policy=DB_RETRY,
     backfill_policy=BACKFILL,
     check_specs=check_specs("sl_mentions", MENTIONS_TARGET),
     description=(
@@ -61,9 +68,11 @@ def sl_mentions(
 ) -> Iterator[dg.MaterializeResult]:
     writes: list[PartitionWrite] = []
     totals = {"inserted": 0, "updated": 0, "soft_deleted": 0, "restored": 0}
-    services = tiktok.services()
+    with classified_failures("sl_mentions"):
+        services = tiktok.services()
     for ad in AccountDay.all_from_context(context):
-        write, result = _normalize_one(services, ad)
+        with classified_failures(f"sl_mentions {ad.account_key}|{ad.day}"):
+            write, result = _normalize_one(services, ad)
         writes.append(write)
         for name in totals:
             totals[name] += getattr(result, name)

@@ -1,15 +1,29 @@
 """Check and convert a partition's rows into column-ordered tuples both writers accept.
 
 PostgreSQL and Parquet must end up with the same values, so both writers go through
-:func:`prepare_rows`. Text that PostgreSQL cannot store is repaired the same way for both:
-NUL characters are removed and lone UTF-16 surrogates become U+FFFD. ``jsonb`` values are
-any JSON-serializable Python object (dicts, lists, scalars) and become compact JSON text.
+:func:`prepare_rows`, and every other writer (the comment cache, rejects, ``sl_mentions``)
+uses the same cleaning functions below: one function per concern. Whatever JSON TikTok
+sends, what is written is cleaned the same documented way everywhere:
+
+- text (:func:`clean_text`): NUL characters are removed and lone UTF-16 surrogates become
+  U+FFFD; PostgreSQL stores neither. Other control characters are kept: ``text``,
+  ``jsonb`` (escaped) and Parquet store them as sent.
+- ``jsonb`` (:func:`to_json_text`): any JSON-able Python value becomes compact JSON text,
+  keys and string values cleaned as text; ``NaN``, ``Infinity`` and ``-Infinity``, which
+  PostgreSQL's JSON parser refuses, become the *strings* ``"NaN"``, ``"Infinity"`` and
+  ``"-Infinity"``, so the raw payload still says what TikTok sent. Integers of any size
+  are kept (``jsonb`` numbers are arbitrary precision).
+- integers (:func:`clean_bigint`): a value outside the signed 64-bit range becomes NULL in
+  its typed column; the original stays in the record's raw payload.
+- floats (:func:`clean_double`): ``NaN`` and infinities become NULL in typed columns.
+
 Nothing here talks to a database or a filesystem.
 """
 
 from __future__ import annotations
 
 import json
+import math
 import re
 from collections.abc import Mapping, Sequence
 from datetime import date, datetime
@@ -18,12 +32,17 @@ from typing import Any
 from tiktok_etl.storage.tables import Column, TableSpec
 
 _SURROGATE = re.compile("[\ud800-\udfff]")
+BIGINT_MIN = -(2**63)
+BIGINT_MAX = 2**63 - 1
+_NON_FINITE = {math.inf: "Infinity", -math.inf: "-Infinity"}
 
 
 def clean_text(value: str) -> str:
     """Drop NUL characters and replace lone surrogates: neither can be stored as UTF-8 text."""
     if "\x00" in value:
         value = value.replace("\x00", "")
+    if value.isascii():
+        return value
     try:
         value.encode("utf-8")
     except UnicodeEncodeError:
@@ -31,24 +50,62 @@ def clean_text(value: str) -> str:
     return value
 
 
-def _clean_json_value(value: Any) -> Any:
+def clean_bigint(value: int) -> int | None:
+    """``value``, or None when it does not fit PostgreSQL's ``bigint``."""
+    return value if BIGINT_MIN <= value <= BIGINT_MAX else None
+
+
+def clean_double(value: float) -> float | None:
+    """``value``, or None for ``NaN`` and infinities."""
+    return value if math.isfinite(value) else None
+
+
+def _clean_json_value(value: Any, lenient: bool) -> Any:
     if isinstance(value, str):
         return clean_text(value)
+    if isinstance(value, float) and not math.isfinite(value):
+        return "NaN" if math.isnan(value) else _NON_FINITE[value]
     if isinstance(value, Mapping):
-        return {clean_text(str(k)): _clean_json_value(v) for k, v in value.items()}
+        return {clean_text(str(k)): _clean_json_value(v, lenient) for k, v in value.items()}
     if isinstance(value, list | tuple):
-        return [_clean_json_value(v) for v in value]
+        return [_clean_json_value(v, lenient) for v in value]
+    if lenient and not (value is None or isinstance(value, bool | int | float)):
+        return clean_text(str(value))
     return value
 
 
+def _storable(text: str) -> bool:
+    if "\\u0000" in text:
+        return False  # PostgreSQL's jsonb refuses NUL
+    if text.isascii():
+        return True
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 def to_json_text(value: Any, *, lenient: bool = False) -> str:
-    """Compact JSON text storable as ``jsonb``; ``lenient`` stringifies non-JSON values."""
+    """Compact JSON text storable as ``jsonb`` (cleaned as the module says); ``lenient``
+    stringifies non-JSON values instead of raising TypeError."""
+    default = str if lenient else None
+    try:
+        # the fast path: most payloads need no cleaning at all
+        text = json.dumps(
+            value, ensure_ascii=False, separators=(",", ":"), allow_nan=False, default=default
+        )
+    except ValueError:
+        pass  # NaN or an infinity somewhere: cleaned below
+    else:
+        if _storable(text):
+            return text
     return json.dumps(
-        _clean_json_value(value),
+        _clean_json_value(value, lenient),
         ensure_ascii=False,
         separators=(",", ":"),
         allow_nan=False,
-        default=str if lenient else None,
+        default=default,
     )
 
 
@@ -72,13 +129,20 @@ def coerce_value(spec: TableSpec, column: Column, value: Any) -> Any:
         raise _type_error(spec, column, "str", value)
     if pg_type == "jsonb":
         return to_json_text(value)
-    if pg_type in ("bigint", "integer"):
+    if pg_type == "bigint":
         if isinstance(value, int) and not isinstance(value, bool):
-            return value
+            return clean_bigint(value)
+        raise _type_error(spec, column, "int", value)
+    if pg_type == "integer":
+        if isinstance(value, int) and not isinstance(value, bool):
+            return value if -(2**31) <= value < 2**31 else None
         raise _type_error(spec, column, "int", value)
     if pg_type == "double precision":
         if isinstance(value, int | float) and not isinstance(value, bool):
-            return float(value)
+            try:
+                return clean_double(float(value))
+            except OverflowError:  # an int beyond any float
+                return None
         raise _type_error(spec, column, "float", value)
     if pg_type == "boolean":
         if isinstance(value, bool):

@@ -13,11 +13,14 @@ A day's partition is then a query over the cache, after re-reading only the vide
 count moved. Cache and state change in one transaction, so a crash between reading and
 writing the partition loses nothing. The tables are created by migration
 ``0004_comment_cache``.
+
+Every value is cleaned as :mod:`tiktok_etl.storage.coercion` documents for the raw tables
+(text, ``jsonb`` payloads, ``bigint`` counts), so no comment TikTok can send fails the
+transaction and blocks the state of its video.
 """
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -26,6 +29,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from tiktok_etl.storage.coercion import clean_bigint, clean_text, to_json_text
 from tiktok_etl.storage.locks import advisory_lock
 
 _PER_VIDEO_TABLES = ("tiktok_comment_cache", "tiktok_comment_video_state", "tiktok_video_links")
@@ -124,7 +128,12 @@ class CommentCache:
                         "DO UPDATE SET share_url = EXCLUDED.share_url, seen_at = EXCLUDED.seen_at"
                     ),
                     [
-                        {"a": account_key, "v": vid, "u": url, "at": checked_at}
+                        {
+                            "a": account_key,
+                            "v": clean_text(vid),
+                            "u": clean_text(url),
+                            "at": checked_at,
+                        }
                         for vid, url in links.items()
                     ],
                 )
@@ -134,7 +143,7 @@ class CommentCache:
                         sa.text(
                             f"DELETE FROM {table} WHERE account_key = :a AND video_id = ANY(:v)"
                         ),
-                        {"a": account_key, "v": list(gone_videos)},
+                        {"a": account_key, "v": [clean_text(v) for v in gone_videos]},
                     )
             for read in reads:
                 conn.execute(
@@ -145,10 +154,10 @@ class CommentCache:
                     ),
                     {
                         "a": account_key,
-                        "v": read.video_id,
+                        "v": clean_text(read.video_id),
                         "s": read.since,
                         "full": read.full,
-                        "parents": sorted(read.replaced_parents),
+                        "parents": sorted(clean_text(p) for p in read.replaced_parents),
                     },
                 )
                 if read.comments:
@@ -167,12 +176,14 @@ class CommentCache:
                         [
                             {
                                 "a": account_key,
-                                "c": c.comment_id,
-                                "v": c.video_id,
-                                "p": c.parent_comment_id,
+                                "c": clean_text(c.comment_id),
+                                "v": clean_text(c.video_id),
+                                "p": None
+                                if c.parent_comment_id is None
+                                else clean_text(c.parent_comment_id),
                                 "t": c.create_time,
-                                "r": c.reply_count,
-                                "payload": json.dumps(c.payload, ensure_ascii=False),
+                                "r": None if c.reply_count is None else clean_bigint(c.reply_count),
+                                "payload": to_json_text(c.payload, lenient=True),
                                 "seen": checked_at,
                             }
                             for c in read.comments
@@ -189,8 +200,9 @@ class CommentCache:
                     ),
                     {
                         "a": account_key,
-                        "v": read.video_id,
-                        "n": read.comment_count,
+                        "v": clean_text(read.video_id),
+                        # a count beyond bigint: 0, so the state still advances
+                        "n": clean_bigint(read.comment_count) or 0,
                         "newest": read.newest_comment_time,
                         "at": checked_at,
                     },

@@ -15,7 +15,6 @@ and the ``sl_mentions_daily`` view are created by migration ``0005_sl_mentions``
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import date, datetime
@@ -27,7 +26,13 @@ import pyarrow as pa
 from psycopg import sql
 
 from tiktok_etl.mentions import schema
-from tiktok_etl.storage.coercion import clean_text, coerce_value, to_json_text
+from tiktok_etl.storage.coercion import (
+    clean_bigint,
+    clean_double,
+    clean_text,
+    coerce_value,
+    to_json_text,
+)
 from tiktok_etl.storage.db import driver_connection
 from tiktok_etl.storage.errors import PartitionWriteError
 from tiktok_etl.storage.migrations import MIGRATIONS
@@ -76,40 +81,21 @@ def _mentions(rows: Iterable[Any]) -> Iterator[Mapping[str, Any]]:
             yield from item
 
 
-def _clean(value: str) -> str:
-    if value.isascii():
-        return value.replace("\x00", "") if "\x00" in value else value
-    return clean_text(value)
-
-
 def _array_literal(values: Sequence[str]) -> str:
     """A ``text[]`` literal; cheaper than letting psycopg dump a list value by value."""
     if not values:
         return "{}"
-    quoted = (_clean(v).replace("\\", "\\\\").replace('"', '\\"') for v in values)
+    quoted = (clean_text(v).replace("\\", "\\\\").replace('"', '\\"') for v in values)
     return '{"' + '","'.join(quoted) + '"}'
-
-
-def _json_text(value: Any) -> str:
-    try:
-        text = json.dumps(value, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
-    except (TypeError, ValueError):
-        return to_json_text(value)  # raises the same errors as the raw tables do
-    if "\\u0000" in text:
-        return to_json_text(value)  # PostgreSQL's jsonb refuses NUL: cleaned there
-    if not text.isascii():
-        try:
-            text.encode("utf-8")
-        except UnicodeEncodeError:
-            return to_json_text(value)
-    return text
 
 
 class _RowEncoder:
     """Mention mappings -> COPY tuples, checked like :func:`coercion.prepare_rows` checks
     the raw tables (same errors, same text and JSON cleaning) but built for a million
     rows: columns are handled in groups of one type, values of the expected Python type
-    take a fast path, and anything else goes through :func:`coercion.coerce_value`."""
+    take a fast path, and anything else goes through :func:`coercion.coerce_value`. Fast
+    or not, values are cleaned by :mod:`coercion`'s functions: integers beyond ``bigint``
+    and non-finite floats become NULL, text and ``jsonb`` are cleaned as there."""
 
     def __init__(self, account_key: str, day: date) -> None:
         self.account_key = account_key
@@ -133,14 +119,11 @@ class _RowEncoder:
         self.lists = positions("text[]")
         self.json = positions("jsonb")
         self.timestamps = positions("timestamptz")
+        self.bigints = positions("bigint")
+        self.doubles = positions("double precision")
         self.typed = tuple(
             (i, python_type)
-            for pg_type, python_type in (
-                ("bigint", int),
-                ("double precision", float),
-                ("boolean", bool),
-                ("date", date),
-            )
+            for pg_type, python_type in (("boolean", bool), ("date", date))
             for i in positions(pg_type)
         )
         self.index = 0
@@ -178,6 +161,14 @@ class _RowEncoder:
                     values[i] = clean_text(value)
             elif value is not None:
                 values[i] = self._coerce(i, value)
+        for i in self.bigints:
+            value = values[i]
+            if value is not None:
+                values[i] = clean_bigint(value) if type(value) is int else self._coerce(i, value)
+        for i in self.doubles:
+            value = values[i]
+            if value is not None:
+                values[i] = clean_double(value) if type(value) is float else self._coerce(i, value)
         for i, python_type in self.typed:
             value = values[i]
             if value is not None and type(value) is not python_type:
@@ -195,7 +186,7 @@ class _RowEncoder:
         for i in self.json:
             value = values[i]
             if value is not None:
-                values[i] = _json_text(value)
+                values[i] = to_json_text(value)
         self.index += 1
         return tuple(values)
 

@@ -94,9 +94,13 @@ def test_raw_assets_run_in_the_api_pool_under_the_api_retry_policy() -> None:
 
 
 def test_sl_mentions_makes_no_api_call_so_it_is_outside_the_api_pool_and_retry_policy() -> None:
+    from tiktok_etl.defs.assets import API_RETRY
+    from tiktok_etl.defs.mentions import DB_RETRY
+
     repo = _repo()
     assert repo.asset_graph.get(dg.AssetKey("sl_mentions")).pools == set()
-    assert defs.get_assets_def("sl_mentions").op.retry_policy is None
+    # only a lost database connection is retried there (defs/failures.py), seconds apart
+    assert defs.get_assets_def("sl_mentions").op.retry_policy == DB_RETRY != API_RETRY
 
 
 def test_sl_mentions_depends_on_the_raw_assets() -> None:

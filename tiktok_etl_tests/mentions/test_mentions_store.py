@@ -308,8 +308,13 @@ def test_a_failure_mid_stream_keeps_the_previous_state(engine: sa.Engine) -> Non
 
 def test_a_value_postgres_refuses_is_a_partition_write_error(engine: sa.Engine) -> None:
     upsert_mentions(engine, "acme", DAY, [mention("v1")])
+    # values beyond bigint are cleaned to NULL (coercion); a constraint still refuses rows
+    with engine.begin() as conn:
+        conn.execute(
+            sa.text("ALTER TABLE sl_mentions ADD CONSTRAINT positive CHECK (likes_count >= 0)")
+        )
     with pytest.raises(PartitionWriteError, match=r"sl_mentions partition acme\|2026-11-05"):
-        upsert_mentions(engine, "acme", DAY, [mention("v2", likes=2**63)])
+        upsert_mentions(engine, "acme", DAY, [mention("v2", likes=-1)])
     assert _live_ids(engine) == ["v1"]
 
 

@@ -92,11 +92,16 @@ def test_naive_datetime_is_rejected(engine: sa.Engine) -> None:
         write_partition(engine, VIDEOS, "acme", DAY, [video_row("v1", create_time=naive)])
 
 
-def test_failure_during_copy_keeps_previous_rows(engine: sa.Engine) -> None:
+def test_a_row_postgres_refuses_keeps_previous_rows(engine: sa.Engine) -> None:
     write_partition(engine, VIDEOS, "acme", DAY, [video_row("v1")])
-    overflowing = video_row("v2", view_count=2**70)  # an int, but not a bigint
-    with pytest.raises(PartitionWriteError, match=r"acme\|2026-11-05.*out of range"):
-        write_partition(engine, VIDEOS, "acme", DAY, [video_row("v3"), overflowing])
+    # a bigint overflow is cleaned to NULL (coercion); a constraint still refuses a row
+    with engine.begin() as conn:
+        conn.execute(
+            sa.text("ALTER TABLE tiktok_videos ADD CONSTRAINT seen CHECK (view_count >= 0)")
+        )
+    refused = video_row("v2", view_count=-1)
+    with pytest.raises(PartitionWriteError, match=r"acme\|2026-11-05.*check constraint"):
+        write_partition(engine, VIDEOS, "acme", DAY, [video_row("v3"), refused])
     assert _ids(read_partition(engine, VIDEOS, "acme", DAY)) == ["v1"]
 
 
@@ -205,7 +210,10 @@ def test_rejects_are_replaced_with_the_partition(engine: sa.Engine) -> None:
 
 def test_failing_rejects_roll_back_the_partition_write(engine: sa.Engine) -> None:
     write_partition(engine, VIDEOS, "acme", DAY, [video_row("v1")])
-    not_storable = [({"x": float("nan")}, "nan payload", "validation")]
-    with pytest.raises(ValueError):
+    # every payload is storable (coercion.to_json_text): a constraint refuses this reject
+    with engine.begin() as conn:
+        conn.execute(sa.text("ALTER TABLE tiktok_rejects ADD CONSTRAINT r CHECK (reason <> 'no')"))
+    not_storable = [({"x": float("nan")}, "no", "validation")]
+    with pytest.raises(sa.exc.IntegrityError):
         write_partition(engine, VIDEOS, "acme", DAY, [video_row("v2")], rejects=not_storable)
     assert _ids(read_partition(engine, VIDEOS, "acme", DAY)) == ["v1"]
