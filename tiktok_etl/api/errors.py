@@ -107,6 +107,18 @@ class TransportError(TikTokError):
         super().__init__(f"{where} failed: {self.message}")
 
 
+class RequestNotSendable(TikTokError):
+    """The request could not be sent as built (an unsupported URL, a header value that is not
+    valid HTTP): retrying cannot help. The HTTP library's own message is dropped, because it
+    quotes the offending value, which is usually a corrupted access token."""
+
+    def __init__(self, endpoint: str, reason: str, *, method: str = "") -> None:
+        self.endpoint = endpoint
+        self.method = method
+        where = f"{method} {endpoint}" if method else endpoint
+        super().__init__(f"{where} could not be sent: {reason}")
+
+
 class OAuthError(TikTokError):
     """An OAuth step failed: a token endpoint error, a denied consent or a state mismatch."""
 

@@ -28,7 +28,7 @@ from typing import Any
 import httpx
 
 from tiktok_etl.api.clock import Clock, SystemClock
-from tiktok_etl.api.errors import RateLimited, TikTokError, TransportError
+from tiktok_etl.api.errors import RateLimited, RequestNotSendable, TikTokError, TransportError
 from tiktok_etl.api.outcome import Outcome
 from tiktok_etl.api.ratelimit import RateLimiter, UnlimitedLimiter, WaitTooLong
 from tiktok_etl.api.wait_cap import limiter_wait_capped, seconds, server_wait_capped
@@ -363,6 +363,16 @@ class Transport:
 
 
 def _transport_failure(exc: httpx.TransportError, method: str, endpoint: str) -> Outcome:
+    if isinstance(exc, httpx.LocalProtocolError):
+        # h11 quotes the header value it refused: never chain or repeat its message
+        return Outcome.fail(
+            RequestNotSendable(
+                endpoint,
+                "a header value is not valid HTTP (a stored token holding whitespace or a "
+                "control character?); log the account in again: tiktok-etl auth login",
+                method=method,
+            )
+        )
     error = TransportError(endpoint, f"{type(exc).__name__}: {exc}", method=method)
     error.__cause__ = exc
     if isinstance(exc, _HOPELESS):
