@@ -14,6 +14,7 @@ from tiktok_etl.cli.accounts import accounts
 from tiktok_etl.cli.auth import accounts_revoke, auth
 from tiktok_etl.cli.demo import demo
 from tiktok_etl.cli.errors import Group
+from tiktok_etl.cli.plan import plan
 from tiktok_etl.cli.runs import runs
 from tiktok_etl.cli.sandbox import sandbox
 from tiktok_etl.cli.workspace import dev, env_command, keygen, psql
@@ -27,3 +28,4 @@ def main() -> None:
 for command in (demo, dev, env_command, psql, keygen, accounts, auth, runs, sandbox):
     main.add_command(command)
 accounts.add_command(accounts_revoke)
+main.add_command(plan)
