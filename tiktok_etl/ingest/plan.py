@@ -68,15 +68,16 @@ class Averages:
     source: str
 
 
-# Measured on the in-process sandbox's world (``tiktok-etl demo``: 120 days of history, seed
-# 7) with the SQL of ``storage.plan_stats``: 3 videos a day, ~10% of comments on heavy videos.
+# Measured on the sandbox's default world (the demo's: seed 7, 120 days of history), after a
+# first 7-day run of two Business accounts, with the SQL of ``storage.plan_stats``: 3.1
+# videos a day, 396 listed videos, 44% of comments top-level, heavy videos' replies dominant.
 SANDBOX_AVERAGES = Averages(
-    videos_per_day=3.0,
-    listed_videos=360.0,
-    comment_pages_per_video=1.5,
-    reply_pages_per_video=5.0,
-    top_level_share=0.62,
-    reply_pages_per_comment=0.125,
+    videos_per_day=3.1,
+    listed_videos=396.0,
+    comment_pages_per_video=1.64,
+    reply_pages_per_video=6.16,
+    top_level_share=0.44,
+    reply_pages_per_comment=0.088,
     source="sandbox defaults: no account read yet",
 )
 
