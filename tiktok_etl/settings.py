@@ -291,6 +291,13 @@ class Settings:
         parse=positive_int,
         default="7",
     )
+    batch_size: int = setting(
+        "TIKTOK_ETL_BATCH_SIZE",
+        "accounts per scheduled run: the schedules pack this many accounts (each with all "
+        "its days) into one run",
+        parse=positive_int,
+        default="200",
+    )
     max_retry_seconds: int = setting(
         "TIKTOK_ETL_MAX_RETRY_SECONDS",
         "cap on the total time one request waits across its retries",

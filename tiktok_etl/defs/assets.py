@@ -218,6 +218,18 @@ def _asset(
     )
 
 
+def _fetch_profile(
+    _services: Services, source: AccountSource, window: DayWindow, now: datetime
+) -> FetchOutcome:
+    return fetch_profile(source, window, now)
+
+
+def _fetch_videos(
+    _services: Services, source: AccountSource, window: DayWindow, now: datetime
+) -> FetchOutcome:
+    return fetch_videos(source, window, now)
+
+
 @_asset(
     "tiktok_users",
     USERS_TARGET,
@@ -227,9 +239,7 @@ def _asset(
 def tiktok_users(
     context: dg.AssetExecutionContext, tiktok: TikTokConnectorResource
 ) -> Iterator[dg.MaterializeResult]:
-    yield from _materialize(
-        context, tiktok, USERS_TARGET, lambda _t, src, w, now: fetch_profile(src, w, now)
-    )
+    yield from _materialize(context, tiktok, USERS_TARGET, _fetch_profile)
 
 
 @_asset(
@@ -241,9 +251,7 @@ def tiktok_users(
 def tiktok_videos(
     context: dg.AssetExecutionContext, tiktok: TikTokConnectorResource
 ) -> Iterator[dg.MaterializeResult]:
-    yield from _materialize(
-        context, tiktok, VIDEOS_TARGET, lambda _t, src, w, now: fetch_videos(src, w, now)
-    )
+    yield from _materialize(context, tiktok, VIDEOS_TARGET, _fetch_videos)
 
 
 def _fetch_comments(

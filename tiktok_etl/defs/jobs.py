@@ -1,10 +1,11 @@
-"""Jobs: the raw ingestion assets together, and the token refresh."""
+"""Jobs: the raw ingestion assets together, the scheduled batch, and the token refresh."""
 
 from __future__ import annotations
 
 import dagster as dg
 
 from tiktok_etl.defs.assets import RAW_ASSETS
+from tiktok_etl.defs.batch import tiktok_batch_ingest
 from tiktok_etl.defs.mentions import sl_mentions
 
 ingest_job = dg.define_asset_job(
@@ -12,3 +13,17 @@ ingest_job = dg.define_asset_job(
     selection=dg.AssetSelection.assets(*RAW_ASSETS, sl_mentions),
     description="Users, videos, comments and their sl_mentions for one account and UTC day.",
 )
+
+
+# one step, so the run's own process executes it: no second process start-up per run
+@dg.job(
+    name="tiktok_batch",
+    executor_def=dg.in_process_executor,
+    description=(
+        "What the schedules launch: the same four assets for many account-day partitions in "
+        "one run (TIKTOK_ETL_BATCH_SIZE accounts), each partition with its own "
+        "materialization and checks."
+    ),
+)
+def batch_job() -> None:
+    tiktok_batch_ingest()

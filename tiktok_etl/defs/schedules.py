@@ -2,7 +2,9 @@
 
 Both ask the accounts table which accounts are active at tick time, so a new account is
 scheduled as soon as it is registered and an account that needs re-authorization (or was
-disabled) is skipped without failing the tick.
+disabled) is skipped without failing the tick. A tick is a few ``tiktok_batch`` runs, not
+one run per account-day: each run takes ``TIKTOK_ETL_BATCH_SIZE`` accounts with all of
+their days (see :mod:`tiktok_etl.defs.batch`).
 """
 
 from collections.abc import Iterator
@@ -10,7 +12,8 @@ from datetime import UTC, date, datetime, timedelta
 
 import dagster as dg
 
-from tiktok_etl.defs.jobs import ingest_job
+from tiktok_etl.defs.batch import batch_run_config
+from tiktok_etl.defs.jobs import batch_job
 from tiktok_etl.defs.partitions import AccountDay
 from tiktok_etl.defs.resources import TikTokConnectorResource
 
@@ -27,18 +30,25 @@ def _requests(
     if not accounts:
         yield dg.SkipReason("no active TikTok accounts; add one with `tiktok-etl accounts add`")
         return
-    for account in accounts:
-        for day in days:
-            ad = AccountDay(account.account_key, day.isoformat())
-            yield dg.RunRequest(
-                run_key=f"{label}:{ad.account_key}|{ad.day}@{tick.isoformat()}",
-                partition_key=ad.partition_key,
-                tags={"tiktok/account": ad.account_key, "tiktok/schedule": label},
-            )
+    size = tiktok.settings().batch_size
+    batches = [accounts[i : i + size] for i in range(0, len(accounts), size)]
+    for number, batch in enumerate(batches, start=1):
+        # an account's days stay together, newest first: older days reuse its comment cache
+        partitions = [AccountDay(a.account_key, day.isoformat()) for a in batch for day in days]
+        yield dg.RunRequest(
+            run_key=f"{label}@{tick.isoformat()}#{number}",
+            run_config=batch_run_config(partitions),
+            tags={
+                "tiktok/schedule": label,
+                "tiktok/batch": f"{number}/{len(batches)}",
+                "tiktok/accounts": str(len(batch)),
+                "tiktok/partitions": str(len(partitions)),
+            },
+        )
 
 
 @dg.schedule(
-    job=ingest_job,
+    job=batch_job,
     cron_schedule="*/30 * * * *",
     execution_timezone="UTC",
     description="Refresh today's partition of every active account (metrics move all day).",
@@ -56,7 +66,7 @@ def lookback_days(tick: datetime, lookback: int) -> list[date]:
 
 
 @dg.schedule(
-    job=ingest_job,
+    job=batch_job,
     cron_schedule="15 0 * * *",
     execution_timezone="UTC",
     description=(
