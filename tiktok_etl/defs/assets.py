@@ -92,13 +92,15 @@ class PartitionWrite:
     write_id: str = ""
 
 
-def _materialize_one(
+def materialize_one(
     services: Services,
     connector: Connector,
     target: CheckTarget,
     fetch: Fetch,
     ad: AccountDay,
 ) -> PartitionWrite:
+    """Fetch, write and check one raw partition; the asset steps and the batch op share it.
+    Failures come out as ``dg.Failure``, retryable only when transient."""
     with classified_failures(f"{target.spec.name} {ad.account_key}|{ad.day}"):
         return _write_one(services, connector, target, fetch, ad)
 
@@ -163,7 +165,7 @@ def _write_all(
     """Write every partition of the step into ``writes``; the step's API counters."""
     with services.connector() as connector:
         for ad in AccountDay.all_from_context(context):
-            write = _materialize_one(services, connector, target, fetch, ad)
+            write = materialize_one(services, connector, target, fetch, ad)
             context.log.info(
                 "%s %s|%s: %d rows, %d rejected",
                 target.spec.name,
@@ -218,13 +220,13 @@ def _asset(
     )
 
 
-def _fetch_profile(
+def fetch_profile_rows(
     _services: Services, source: AccountSource, window: DayWindow, now: datetime
 ) -> FetchOutcome:
     return fetch_profile(source, window, now)
 
 
-def _fetch_videos(
+def fetch_video_rows(
     _services: Services, source: AccountSource, window: DayWindow, now: datetime
 ) -> FetchOutcome:
     return fetch_videos(source, window, now)
@@ -239,7 +241,7 @@ def _fetch_videos(
 def tiktok_users(
     context: dg.AssetExecutionContext, tiktok: TikTokConnectorResource
 ) -> Iterator[dg.MaterializeResult]:
-    yield from _materialize(context, tiktok, USERS_TARGET, _fetch_profile)
+    yield from _materialize(context, tiktok, USERS_TARGET, fetch_profile_rows)
 
 
 @_asset(
@@ -251,10 +253,10 @@ def tiktok_users(
 def tiktok_videos(
     context: dg.AssetExecutionContext, tiktok: TikTokConnectorResource
 ) -> Iterator[dg.MaterializeResult]:
-    yield from _materialize(context, tiktok, VIDEOS_TARGET, _fetch_videos)
+    yield from _materialize(context, tiktok, VIDEOS_TARGET, fetch_video_rows)
 
 
-def _fetch_comments(
+def fetch_comment_rows(
     services: Services, source: AccountSource, window: DayWindow, now: datetime
 ) -> FetchOutcome:
     return fetch_comments(
@@ -271,7 +273,7 @@ def _fetch_comments(
 def tiktok_comments(
     context: dg.AssetExecutionContext, tiktok: TikTokConnectorResource
 ) -> Iterator[dg.MaterializeResult]:
-    yield from _materialize(context, tiktok, COMMENTS_TARGET, _fetch_comments)
+    yield from _materialize(context, tiktok, COMMENTS_TARGET, fetch_comment_rows)
 
 
 RAW_ASSETS = [tiktok_users, tiktok_videos, tiktok_comments]

@@ -4,8 +4,8 @@ A Dagster run per account-day costs process start-up and run bookkeeping before 
 request to TikTok; at a thousand accounts a 30-minute tick would be a thousand runs. The
 schedules therefore launch ``tiktok_batch``: one op whose step loops over the partitions
 listed in its run config and calls, for each, the same per-partition code the assets call
-(:func:`~tiktok_etl.defs.assets._materialize_one`, then
-:func:`~tiktok_etl.defs.mentions._normalize_one`). For every partition it records that
+(:func:`~tiktok_etl.defs.assets.materialize_one`, then
+:func:`~tiktok_etl.defs.mentions.normalize_one`). For every partition it records that
 asset's own ``AssetMaterialization`` (with the metadata a single-partition asset run
 records) and its own check evaluations, so the UI shows each partition as if it had its own
 run.
@@ -37,17 +37,17 @@ from tiktok_etl.defs.assets import (
     USERS_TARGET,
     VIDEOS_TARGET,
     Fetch,
-    _fetch_comments,
-    _fetch_profile,
-    _fetch_videos,
-    _materialize_one,
+    fetch_comment_rows,
+    fetch_profile_rows,
+    fetch_video_rows,
+    materialize_one,
     partition_metadata,
     tiktok_comments,
     tiktok_users,
     tiktok_videos,
 )
 from tiktok_etl.defs.checks import CheckTarget
-from tiktok_etl.defs.mentions import _normalize_one, sl_mentions
+from tiktok_etl.defs.mentions import normalize_one, sl_mentions
 from tiktok_etl.defs.partitions import AccountDay
 from tiktok_etl.defs.resources import TikTokConnectorResource
 from tiktok_etl.runtime import Connector, Services
@@ -57,9 +57,9 @@ OP_NAME = "tiktok_batch_ingest"
 
 # the raw assets in the order a partition is materialized; sl_mentions follows them
 RAW_STEPS: tuple[tuple[dg.AssetKey, CheckTarget, Fetch], ...] = (
-    (tiktok_users.key, USERS_TARGET, _fetch_profile),
-    (tiktok_videos.key, VIDEOS_TARGET, _fetch_videos),
-    (tiktok_comments.key, COMMENTS_TARGET, _fetch_comments),
+    (tiktok_users.key, USERS_TARGET, fetch_profile_rows),
+    (tiktok_videos.key, VIDEOS_TARGET, fetch_video_rows),
+    (tiktok_comments.key, COMMENTS_TARGET, fetch_comment_rows),
 )
 MENTIONS_KEY = sl_mentions.key
 
@@ -188,7 +188,7 @@ def _ingest_partition(
             continue
         before = connector.transport.stats.snapshot()
         try:
-            write = _materialize_one(services, connector, target, fetch, ad)
+            write = materialize_one(services, connector, target, fetch, ad)
         except Exception as exc:
             raise _AssetFailed(asset_key, exc) from exc
         metadata = partition_metadata(target.spec, [write])
@@ -200,7 +200,7 @@ def _ingest_partition(
     if (MENTIONS_KEY, key) in landed:
         return
     try:
-        write, result = _normalize_one(services, ad)
+        write, result = normalize_one(services, ad)
     except Exception as exc:
         raise _AssetFailed(MENTIONS_KEY, exc) from exc
     metadata = partition_metadata(MENTIONS_TABLE, [write])

@@ -72,7 +72,7 @@ def sl_mentions(
         services = tiktok.services()
     for ad in AccountDay.all_from_context(context):
         with classified_failures(f"sl_mentions {ad.account_key}|{ad.day}"):
-            write, result = _normalize_one(services, ad)
+            write, result = normalize_one(services, ad)
         writes.append(write)
         for name in totals:
             totals[name] += getattr(result, name)
@@ -83,7 +83,8 @@ def sl_mentions(
     )
 
 
-def _normalize_one(services: Services, ad: AccountDay) -> tuple[PartitionWrite, UpsertResult]:
+def normalize_one(services: Services, ad: AccountDay) -> tuple[PartitionWrite, UpsertResult]:
+    """Normalize one partition's raw rows into ``sl_mentions`` (the asset and the batch op)."""
     window = DayWindow.parse(ad.day)
     reader = services.reader
     account = active_account(services.accounts, ad.account_key)
