@@ -4,8 +4,9 @@
   (1) tags each run with the process that executes it, when that process reports the run's
   start, and (2) when a step reports that it is blocked on a pool, checks who holds the
   pool's slots and, if dead or finished runs do, says so in the waiting run's log, naming
-  them. This runs in every process that executes a run: ``dagster asset materialize``,
-  ``dg.materialize``, a launched run worker.
+  them; and (3) creates a pool's default limit safely when runs start at the same moment
+  (:mod:`tiktok_etl.runtime.pool_limits`). This runs in every process that executes a run:
+  ``dagster asset materialize``, ``dg.materialize``, a launched run worker.
 - :class:`LocalRunLauncher`: Dagster's ``DefaultRunLauncher``, plus the worker health check
   run monitoring asks for, answered from those tags, so the daemon marks a run failed when
   its local process is gone (and frees its slots, ``free_slots_after_run_end_seconds``).
@@ -26,7 +27,7 @@ from dagster._core.launcher import CheckRunHealthResult, DefaultRunLauncher, Wor
 from dagster._serdes import ConfigurableClassData
 from dagster_postgres.event_log import PostgresEventLogStorage
 
-from tiktok_etl.runtime import run_recovery
+from tiktok_etl.runtime import pool_limits, run_recovery
 from tiktok_etl.runtime.instance_storage import TikTokInstanceStorage, resolve_instance_url
 
 logger = logging.getLogger(__name__)
@@ -51,6 +52,13 @@ class WatchedEventLogStorage(PostgresEventLogStorage):
         super().store_event_batch(events)
         for event in events:
             self._observe(event)
+
+    def initialize_concurrency_limit_to_default(self, concurrency_key: str) -> bool:
+        # Dagster's own version fails the run that loses the race to create the row
+        created = pool_limits.initialize_default_limit(self, concurrency_key)
+        if created is None:
+            return super().initialize_concurrency_limit_to_default(concurrency_key)
+        return created
 
     def _observe(self, event: EventLogEntry) -> None:
         dagster_event = event.dagster_event
