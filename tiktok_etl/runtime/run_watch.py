@@ -4,8 +4,9 @@
   (1) tags each run with the process that executes it, when that process reports the run's
   start, and (2) when a step reports that it is blocked on a pool, checks who holds the
   pool's slots and, if dead or finished runs do, says so in the waiting run's log, naming
-  them. This runs in every process that executes a run: ``dagster asset materialize``,
-  ``dg.materialize``, a launched run worker.
+  them; and (3) creates a pool's default limit safely when runs start at the same moment
+  (:mod:`tiktok_etl.runtime.pool_limits`). This runs in every process that executes a run:
+  ``dagster asset materialize``, ``dg.materialize``, a launched run worker.
 - :class:`LocalRunLauncher`: Dagster's ``DefaultRunLauncher``, plus the worker health check
   run monitoring asks for, answered from those tags, so the daemon marks a run failed when
   its local process is gone (and frees its slots, ``free_slots_after_run_end_seconds``).
@@ -20,14 +21,16 @@ import logging
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+import dagster as dg
 from dagster import DagsterEvent, DagsterEventType, DagsterRun, EventLogEntry, MetadataValue
 from dagster._core.events import EngineEventData
 from dagster._core.launcher import CheckRunHealthResult, DefaultRunLauncher, WorkerStatus
 from dagster._serdes import ConfigurableClassData
 from dagster_postgres.event_log import PostgresEventLogStorage
 
-from tiktok_etl.runtime import run_recovery
+from tiktok_etl.runtime import deployment, pool_limits, run_recovery
 from tiktok_etl.runtime.instance_storage import TikTokInstanceStorage, resolve_instance_url
+from tiktok_etl.settings import Settings
 
 logger = logging.getLogger(__name__)
 
@@ -42,15 +45,35 @@ class WatchedEventLogStorage(PostgresEventLogStorage):
         super().__init__(postgres_url, should_autocreate_tables)
         # waiting run id -> what it last said, so each of its blocked steps does not repeat it
         self._said: dict[str, str] = {}
+        self._deployment_checked = False
 
     def store_event(self, event: EventLogEntry) -> None:
+        self._check_deployment()
         super().store_event(event)
         self._observe(event)
 
     def store_event_batch(self, events: Sequence[EventLogEntry]) -> None:
+        self._check_deployment()
         super().store_event_batch(events)
         for event in events:
             self._observe(event)
+
+    def initialize_concurrency_limit_to_default(self, concurrency_key: str) -> bool:
+        # Dagster's own version fails the run that loses the race to create the row
+        created = pool_limits.initialize_default_limit(self, concurrency_key)
+        if created is None:
+            return super().initialize_concurrency_limit_to_default(concurrency_key)
+        return created
+
+    def _check_deployment(self) -> None:
+        # before the first event (a run's enqueue or start): the instance's ref, which names
+        # the run launcher, exists only once the instance is built, after its storage
+        if self._deployment_checked:
+            return
+        ref = getattr(self._instance, "_ref", None) if self.has_instance else None
+        if ref is not None:
+            deployment.check_launcher(ref.run_launcher_data, Settings.from_env())
+        self._deployment_checked = True
 
     def _observe(self, event: EventLogEntry) -> None:
         dagster_event = event.dagster_event
@@ -102,9 +125,29 @@ class WatchedInstanceStorage(TikTokInstanceStorage):
         )
 
     @classmethod
+    def config_type(cls) -> dict:
+        return {
+            "deployment": dg.Field(
+                dg.Enum(
+                    "TikTokDeployment",
+                    [dg.EnumValue(deployment.LOCAL), dg.EnumValue(deployment.DISTRIBUTED)],
+                ),
+                is_required=False,
+                default_value=deployment.LOCAL,
+                description="`distributed`: several machines share this instance; refuse to "
+                "start with any state local to one (see tiktok_etl.runtime.deployment)",
+            )
+        }
+
+    @classmethod
     def from_config_value(
         cls, inst_data: ConfigurableClassData | None, config_value: Mapping[str, Any]
     ) -> WatchedInstanceStorage:
+        if config_value.get("deployment") == deployment.DISTRIBUTED:
+            # before anything local starts (the embedded server, a generated key)
+            deployment.require_shared_state(
+                Settings.from_env(), "dagster.yaml says deployment: distributed"
+            )
         return cls(postgres_url=resolve_instance_url(), inst_data=inst_data)
 
 
