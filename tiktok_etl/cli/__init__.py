@@ -14,6 +14,7 @@ from tiktok_etl.cli.accounts import accounts
 from tiktok_etl.cli.auth import accounts_revoke, auth
 from tiktok_etl.cli.demo import demo
 from tiktok_etl.cli.errors import Group
+from tiktok_etl.cli.resync import resync
 from tiktok_etl.cli.runs import runs
 from tiktok_etl.cli.sandbox import sandbox
 from tiktok_etl.cli.workspace import dev, env_command, keygen, psql
@@ -24,6 +25,6 @@ def main() -> None:
     """Ingest TikTok users, videos and comments into PostgreSQL and Parquet with Dagster."""
 
 
-for command in (demo, dev, env_command, psql, keygen, accounts, auth, runs, sandbox):
+for command in (demo, dev, env_command, psql, keygen, accounts, auth, runs, sandbox, resync):
     main.add_command(command)
 accounts.add_command(accounts_revoke)

@@ -13,7 +13,13 @@ from datetime import UTC, datetime
 
 import dagster as dg
 
-from tiktok_etl.api import RateLimited, ServerError, TikTokError, TransportError
+from tiktok_etl.api import (
+    IncompleteListing,
+    RateLimited,
+    ServerError,
+    TikTokError,
+    TransportError,
+)
 from tiktok_etl.defs.checks import CheckTarget, check_specs, combine_checks, partition_checks
 from tiktok_etl.defs.partitions import AccountDay, account_day_partitions
 from tiktok_etl.defs.resources import TikTokConnectorResource
@@ -38,7 +44,7 @@ API_RETRY = dg.RetryPolicy(
 # backfill_policy is "beta" in Dagster 1.13; we measured it (README: Running at scale)
 warnings.filterwarnings("ignore", category=dg.BetaWarning, message=".*backfill_policy.*")
 # the errors worth retrying the step for; scope, token and parameter errors are not
-TRANSIENT = (RateLimited, ServerError, TransportError)
+TRANSIENT = (RateLimited, ServerError, TransportError, IncompleteListing)
 # A backfill runs up to this many partitions in one run (one process) instead of one run each.
 BACKFILL = dg.BackfillPolicy.multi_run(max_partitions_per_run=30)
 

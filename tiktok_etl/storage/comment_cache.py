@@ -21,7 +21,7 @@ import json
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 import sqlalchemy as sa
@@ -55,7 +55,8 @@ class VideoRead:
 
     ``replaced_parents`` are the top-level comments whose replies were re-read in full;
     cached replies of those parents that the read did not return are gone at TikTok. A
-    ``full`` read replaces everything cached for the video.
+    ``full`` read replaces everything cached for the video; a ``merge_only`` one (a read
+    that may be incomplete) removes nothing and only adds or refreshes what it found.
     """
 
     video_id: str
@@ -65,6 +66,7 @@ class VideoRead:
     comment_count: int
     newest_comment_time: datetime | None
     full: bool = False
+    merge_only: bool = False
 
 
 class CommentCache:
@@ -137,20 +139,8 @@ class CommentCache:
                         {"a": account_key, "v": list(gone_videos)},
                     )
             for read in reads:
-                conn.execute(
-                    sa.text(
-                        "DELETE FROM tiktok_comment_cache WHERE account_key = :a AND video_id = :v "
-                        "AND (:full OR (parent_comment_id IS NULL AND create_time >= :s) "
-                        "OR parent_comment_id = ANY(:parents))"
-                    ),
-                    {
-                        "a": account_key,
-                        "v": read.video_id,
-                        "s": read.since,
-                        "full": read.full,
-                        "parents": sorted(read.replaced_parents),
-                    },
-                )
+                if not read.merge_only:
+                    self._clear_reread_range(conn, account_key, read)
                 if read.comments:
                     conn.execute(
                         sa.text(
@@ -196,6 +186,24 @@ class CommentCache:
                     },
                 )
 
+    @staticmethod
+    def _clear_reread_range(conn: sa.Connection, account_key: str, read: VideoRead) -> None:
+        """Remove what ``read`` re-read from the cache; it is about to be inserted again."""
+        conn.execute(
+            sa.text(
+                "DELETE FROM tiktok_comment_cache WHERE account_key = :a AND video_id = :v "
+                "AND (:full OR (parent_comment_id IS NULL AND create_time >= :s) "
+                "OR parent_comment_id = ANY(:parents))"
+            ),
+            {
+                "a": account_key,
+                "v": read.video_id,
+                "s": read.since,
+                "full": read.full,
+                "parents": sorted(read.replaced_parents),
+            },
+        )
+
     def comments_between(
         self, account_key: str, start: datetime, end: datetime
     ) -> list[CachedComment]:
@@ -209,6 +217,32 @@ class CommentCache:
                 {"a": account_key, "s": start, "e": end},
             )
             return [CachedComment(*r) for r in rows]
+
+    def days_out_of_sync(self, account_key: str, since: date | None = None) -> list[date]:
+        """UTC days (from ``since``) whose ``tiktok_comments`` rows differ from the cache, or
+        whose ``sl_mentions`` hold a soft-deleted mention of a cached comment: the
+        partitions a re-materialization would change."""
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                sa.text(
+                    "WITH cached AS (SELECT comment_id, "
+                    "(create_time AT TIME ZONE 'UTC')::date AS day FROM tiktok_comment_cache "
+                    "WHERE account_key = :a), "
+                    "landed AS (SELECT comment_id, date AS day FROM tiktok_comments "
+                    "WHERE account_key = :a), "
+                    "differ AS (SELECT day FROM cached FULL OUTER JOIN landed "
+                    "USING (comment_id, day) "
+                    "WHERE cached.comment_id IS NULL OR landed.comment_id IS NULL), "
+                    "hidden AS (SELECT m.date AS day FROM sl_mentions m JOIN cached c "
+                    "ON m.external_id = c.comment_id AND m.date = c.day "
+                    "WHERE m.account_key = :a AND m.deleted_at IS NOT NULL) "
+                    "SELECT DISTINCT day FROM "
+                    "(SELECT day FROM differ UNION SELECT day FROM hidden) d "
+                    "WHERE CAST(:since AS date) IS NULL OR day >= CAST(:since AS date) ORDER BY day"
+                ),
+                {"a": account_key, "since": since},
+            )
+            return [r.day for r in rows]
 
     def forget_account(self, account_key: str) -> None:
         with self.engine.begin() as conn:
