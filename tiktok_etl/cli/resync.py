@@ -29,11 +29,13 @@ def resync(account_key: str, since: datetime | None) -> None:
 
     from tiktok_etl.defs.resources import resource_from_environment
     from tiktok_etl.defs.resync import rebuild_comment_cache, rematerialize
-    from tiktok_etl.runtime import open_runtime
+    from tiktok_etl.runtime import Services, open_runtime
 
-    open_runtime().export_env()
+    runtime = open_runtime()
+    runtime.export_env()
     resource = resource_from_environment()
-    report = rebuild_comment_cache(resource, account_key, since.date() if since else None)
+    day = since.date() if since else None
+    report = rebuild_comment_cache(Services.of(runtime), account_key, day)
     click.echo(
         f"{account_key}: read {report.videos_read} videos in full, "
         f"{report.comments_cached} comments cached, {report.videos_forgotten} videos gone, "

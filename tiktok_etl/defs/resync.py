@@ -8,8 +8,6 @@ keeps its materialization history in the UI; restored comments come back and the
 mentions lose ``deleted_at``.
 """
 
-from __future__ import annotations
-
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 
@@ -21,10 +19,7 @@ from tiktok_etl.defs.assets import TRANSIENT, active_account, tiktok_comments
 from tiktok_etl.defs.mentions import sl_mentions
 from tiktok_etl.defs.resources import TikTokConnectorResource
 from tiktok_etl.ingest.resync import ResyncReport, resync_comments
-
-# the step's retry policy would repeat a failed partition minutes later; the resync
-# reports it instead, and running it again is safe
-_NO_RETRIES = {"execution": {"config": {"retries": {"disabled": {}}}}}
+from tiktok_etl.runtime import Services
 
 
 @dataclass(frozen=True)
@@ -35,10 +30,9 @@ class PartitionOutcome:
 
 
 def rebuild_comment_cache(
-    tiktok: TikTokConnectorResource, account_key: str, since: date | None = None
+    services: Services, account_key: str, since: date | None = None
 ) -> ResyncReport:
     """Read the account's comments in full into the cache; the days to write again."""
-    services = tiktok.services()
     account = active_account(services.accounts, account_key)
     with services.connector() as connector:
         return resync_comments(
@@ -64,7 +58,6 @@ def rematerialize(
             partition_key=dg.MultiPartitionKey({"account": account_key, "date": day.isoformat()}),
             instance=instance,
             resources={"tiktok": tiktok},
-            run_config=_NO_RETRIES,
             tags={"tiktok_etl/resync": account_key},
             raise_on_error=False,
         )
@@ -85,7 +78,7 @@ def tiktok_resync_comments(
 ) -> None:
     since = date.fromisoformat(config.since) if config.since else None
     try:
-        report = rebuild_comment_cache(tiktok, config.account, since)
+        report = rebuild_comment_cache(tiktok.services(), config.account, since)
     except TikTokError as exc:
         raise dg.Failure(
             description=f"{config.account}: {type(exc).__name__}: {exc}",

@@ -219,9 +219,9 @@ class CommentCache:
             return [CachedComment(*r) for r in rows]
 
     def days_out_of_sync(self, account_key: str, since: date | None = None) -> list[date]:
-        """UTC days (from ``since``) whose ``tiktok_comments`` rows differ from the cache, or
-        whose ``sl_mentions`` hold a soft-deleted mention of a cached comment: the
-        partitions a re-materialization would change."""
+        """UTC days (from ``since``) already materialized whose ``tiktok_comments`` rows differ
+        from the cache, or whose ``sl_mentions`` hold a soft-deleted mention of a cached
+        comment: the partitions a re-materialization would change."""
         with self.engine.connect() as conn:
             rows = conn.execute(
                 sa.text(
@@ -238,7 +238,11 @@ class CommentCache:
                     "WHERE m.account_key = :a AND m.deleted_at IS NOT NULL) "
                     "SELECT DISTINCT day FROM "
                     "(SELECT day FROM differ UNION SELECT day FROM hidden) d "
-                    "WHERE CAST(:since AS date) IS NULL OR day >= CAST(:since AS date) ORDER BY day"
+                    # only partitions written before: a day never materialized lost nothing
+                    "WHERE day IN (SELECT date FROM tiktok_comments WHERE account_key = :a "
+                    "UNION SELECT date FROM sl_mentions WHERE account_key = :a) "
+                    "AND (CAST(:since AS date) IS NULL OR day >= CAST(:since AS date)) "
+                    "ORDER BY day"
                 ),
                 {"a": account_key, "since": since},
             )
