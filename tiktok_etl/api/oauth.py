@@ -204,6 +204,7 @@ class BusinessOAuth(_OAuthApp):
     unusable until the user authorizes again.
     """
 
+
     @property
     def app_id(self) -> str:
         return self._app_key
