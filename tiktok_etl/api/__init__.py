@@ -12,6 +12,7 @@ from tiktok_etl.api.clock import Clock, ManualClock, SystemClock
 from tiktok_etl.api.display import DisplayClient, user_fields_for_scopes
 from tiktok_etl.api.errors import (
     ApiError,
+    IncompleteListing,
     OAuthError,
     RateLimited,
     ReauthRequired,
@@ -32,7 +33,14 @@ from tiktok_etl.api.models import (
 )
 from tiktok_etl.api.oauth import BusinessOAuth, DisplayOAuth, TokenResponse, parse_callback
 from tiktok_etl.api.outcome import Outcome
-from tiktok_etl.api.pagination import FetchResult, Page, RejectedRecord, collect, iter_pages
+from tiktok_etl.api.pagination import (
+    FetchResult,
+    Page,
+    RejectedRecord,
+    collect,
+    collect_complete,
+    iter_pages,
+)
 from tiktok_etl.api.pkce import PkcePair, new_state
 from tiktok_etl.api.ratelimit import RateLimiter, SlidingWindowLimiter, Slot, UnlimitedLimiter
 from tiktok_etl.api.redaction import redact
@@ -52,6 +60,7 @@ __all__ = [
     "DisplayUser",
     "DisplayVideo",
     "FetchResult",
+    "IncompleteListing",
     "ManualClock",
     "OAuthError",
     "Outcome",
@@ -81,6 +90,7 @@ __all__ = [
     "UnlimitedLimiter",
     "call_with_refresh",
     "collect",
+    "collect_complete",
     "iter_pages",
     "new_state",
     "parse_callback",

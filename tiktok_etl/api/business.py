@@ -29,7 +29,7 @@ from tiktok_etl.api.models import (
     BusinessVideo,
     requested_fields,
 )
-from tiktok_etl.api.pagination import FetchResult, Page, collect, iter_pages
+from tiktok_etl.api.pagination import FetchResult, Page, collect_complete, iter_pages
 from tiktok_etl.api.session import ApiSession
 from tiktok_etl.api.transport import Transport
 from tiktok_etl.api.windows import check_window, in_window
@@ -159,11 +159,12 @@ class BusinessClient:
             lambda next_cursor: self.list_videos(next_cursor, max_count),
             cursor=cursor,
             label=VIDEO_LIST,
+            record_id=lambda video: video.item_id,
         )
 
     def iter_all_videos(self, max_count: int = 20) -> FetchResult[BusinessVideo]:
-        """Every video of the account."""
-        return collect(self.iter_video_pages(max_count=max_count))
+        """Every video of the account; `IncompleteListing` when it cannot be read to its end."""
+        return collect_complete(lambda: self.iter_video_pages(max_count=max_count))
 
     def videos_created_between(
         self, start: datetime, end: datetime, max_count: int = 20
@@ -176,8 +177,8 @@ class BusinessClient:
         age, so only the page's last item is a safe signal, as for comments.
         """
         check_window(start, end)
-        return collect(
-            self.iter_video_pages(max_count=max_count),
+        return collect_complete(
+            lambda: self.iter_video_pages(max_count=max_count),
             keep=lambda video: in_window(video.create_time, start, end),
             stop_after=lambda page: bool(page.items) and page.items[-1].create_time < start,
         )
@@ -224,12 +225,12 @@ class BusinessClient:
         `since`; a pinned old comment at the top of a page does not stop it.
         """
         check_window(since, until)
-        pages = iter_pages(
-            lambda cursor: self.list_comments(video_id, cursor=cursor),
-            label=COMMENT_LIST,
-        )
-        return collect(
-            pages,
+        return collect_complete(
+            lambda: iter_pages(
+                lambda cursor: self.list_comments(video_id, cursor=cursor),
+                label=COMMENT_LIST,
+                record_id=lambda comment: comment.comment_id,
+            ),
             keep=lambda comment: in_window(comment.create_time, since, until),
             stop_after=lambda page: bool(page.items) and page.items[-1].create_time < since,
         )
@@ -268,11 +269,14 @@ class BusinessClient:
         (bounded by the parent's `replies` count) and the filter decides.
         """
         check_window(since, until)
-        pages = iter_pages(
-            lambda cursor: self.list_replies(video_id, comment_id, cursor=cursor),
-            label=REPLY_LIST,
+        return collect_complete(
+            lambda: iter_pages(
+                lambda cursor: self.list_replies(video_id, comment_id, cursor=cursor),
+                label=REPLY_LIST,
+                record_id=lambda reply: reply.comment_id,
+            ),
+            keep=lambda reply: in_window(reply.create_time, since, until),
         )
-        return collect(pages, keep=lambda reply: in_window(reply.create_time, since, until))
 
     def comments_for_request(self, request: CommentRequest) -> FetchResult[BusinessComment]:
         """One video's comments in the window, plus replies to those comments that have any.

@@ -16,7 +16,7 @@ from typing import Any
 from tiktok_etl.api.bearer import TokenProvider
 from tiktok_etl.api.display_envelope import classify_display
 from tiktok_etl.api.models import DisplayUser, DisplayVideo, requested_fields
-from tiktok_etl.api.pagination import FetchResult, Page, collect, iter_pages
+from tiktok_etl.api.pagination import FetchResult, Page, collect_complete, iter_pages
 from tiktok_etl.api.session import ApiSession
 from tiktok_etl.api.transport import Transport
 from tiktok_etl.api.windows import check_window, in_window, to_epoch_ms
@@ -107,11 +107,12 @@ class DisplayClient:
             lambda next_cursor: self.list_videos(next_cursor, max_count),
             cursor=cursor,
             label=VIDEO_LIST,
+            record_id=lambda video: video.id,
         )
 
     def all_videos(self, max_count: int = 20) -> FetchResult[DisplayVideo]:
         """Every video of the user."""
-        return collect(self.iter_video_pages(max_count=max_count))
+        return collect_complete(lambda: self.iter_video_pages(max_count=max_count))
 
     def videos_created_between(
         self, start: datetime, end: datetime, max_count: int = 20
@@ -133,8 +134,8 @@ class DisplayClient:
                 return True
             return page.cursor is not None and page.cursor < start_ms
 
-        return collect(
-            self.iter_video_pages(cursor=to_epoch_ms(end), max_count=max_count),
+        return collect_complete(
+            lambda: self.iter_video_pages(cursor=to_epoch_ms(end), max_count=max_count),
             keep=lambda video: in_window(video.create_time, start, end),
             stop_after=passed_start,
         )

@@ -136,3 +136,33 @@ class OAuthError(TikTokError):
 
 class ReauthRequired(OAuthError):
     """The refresh token is invalid or expired: the user must authorize the app again."""
+
+
+class IncompleteListing(TikTokError):
+    """A listing did not reach its true end, even when read again from the start.
+
+    A page said `has_more` but gave a cursor already used (or none), repeated records
+    already seen, or too many empty pages came in a row. Nothing may be inferred from such
+    a read (no deletion, no "read up to here"); it is transient like a server error, so the
+    step is retried later.
+    """
+
+    def __init__(
+        self, endpoint: str, reason: str, *, cursor: int | None = None, account: str = ""
+    ) -> None:
+        self.endpoint = endpoint
+        self.reason = redact(reason)
+        self.cursor = cursor
+        self.account = redact(account)
+        super().__init__(self._describe())
+
+    def _describe(self) -> str:
+        who = f"account {self.account}: " if self.account else ""
+        return (
+            f"{who}{self.endpoint} listing incomplete at cursor {self.cursor}: {self.reason}; "
+            "nothing was deleted, retry later"
+        )
+
+    def for_account(self, account: str) -> IncompleteListing:
+        """The same error, naming the account whose listing it was."""
+        return IncompleteListing(self.endpoint, self.reason, cursor=self.cursor, account=account)

@@ -2,9 +2,11 @@
 
 `page_from_data` turns a listing's `data` object into a `Page`: records that
 fail validation become `RejectedRecord`s instead of aborting the page.
-`iter_pages` follows cursors with guards against a misbehaving API (a cursor
-that does not advance, endless empty pages), and `collect` gathers pages into a
-`FetchResult` with an optional record filter and early stop.
+`iter_pages` follows cursors and refuses a listing that cannot reach its true end
+(a cursor that does not advance, repeated records, endless empty pages) with
+`IncompleteListing`; `collect` gathers pages into a `FetchResult` with an optional
+record filter and early stop, and `collect_complete` reads a listing again from the
+start when it came back incomplete.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from typing import Any, Generic, TypeVar
 
 from pydantic import ValidationError
 
+from tiktok_etl.api.errors import IncompleteListing
 from tiktok_etl.api.redaction import redact
 
 logger = logging.getLogger("tiktok_etl.api")
@@ -119,33 +122,42 @@ def iter_pages(
     cursor: int | None = None,
     max_empty_pages: int = 3,
     label: str = "listing",
+    record_id: Callable[[T], str] | None = None,
 ) -> Iterator[Page[T]]:
-    """Yield pages from `fetch(cursor)` until `has_more` is false or a guard trips.
+    """Yield pages from `fetch(cursor)` until `has_more` is false.
 
-    Short pages are followed while `has_more` is true. The loop stops, with a
-    warning, when a page's cursor is missing or was already used (a `has_more`
-    that lies), or after `max_empty_pages` consecutive empty pages.
+    Short pages are followed while `has_more` is true. A listing that cannot reach its
+    true end raises `IncompleteListing` instead of ending quietly: a page whose cursor is
+    missing or was already used while `has_more` is true (a stall or a loop),
+    `max_empty_pages` consecutive empty pages with `has_more` true, or (with `record_id`)
+    a page repeating records already seen. A consumer that stops early (it has what it
+    needs) never asks for the next page, so a stall past that point costs nothing.
     """
     used = {cursor}
+    seen: set[str] = set()
     empty_streak = 0
     while True:
         page = fetch(cursor)
+        if record_id is not None:
+            ids = [record_id(item) for item in page.items]
+            if seen.intersection(ids) or len(set(ids)) < len(ids):
+                raise IncompleteListing(
+                    label, "a page repeated records already seen", cursor=cursor
+                )
+            seen.update(ids)
         yield page
         if not page.has_more:
             return
         if page.cursor is None or page.cursor in used:
-            logger.warning(
-                "%s: has_more is true but the cursor did not advance (%s); stopping",
-                label,
-                page.cursor,
-            )
-            return
+            raise IncompleteListing(
+                label, f"has_more is true but the cursor did not advance ({page.cursor})",
+                cursor=cursor,
+            )  # fmt: skip
         empty_streak = 0 if page.items or page.rejects else empty_streak + 1
         if empty_streak >= max_empty_pages:
-            logger.warning(
-                "%s: %d empty pages in a row with has_more true; stopping", label, empty_streak
+            raise IncompleteListing(
+                label, f"{empty_streak} empty pages in a row with has_more true", cursor=cursor
             )
-            return
         used.add(page.cursor)
         cursor = page.cursor
 
@@ -175,3 +187,29 @@ def collect(
         if close is not None:
             close()
     return result
+
+
+# how many times a listing is read from the start before its incompleteness is an error
+LISTING_ATTEMPTS = 3
+
+
+def collect_complete(
+    read: Callable[[], Iterable[Page[T]]],
+    *,
+    keep: Callable[[T], bool] | None = None,
+    stop_after: Callable[[Page[T]], bool] | None = None,
+    attempts: int = LISTING_ATTEMPTS,
+) -> FetchResult[T]:
+    """`collect(read())`, read again from the start while it raises `IncompleteListing`.
+
+    After `attempts` incomplete reads the last `IncompleteListing` propagates: a caller
+    never gets a partial listing it could mistake for the whole one.
+    """
+    for attempt in range(1, attempts + 1):
+        try:
+            return collect(read(), keep=keep, stop_after=stop_after)
+        except IncompleteListing as exc:
+            if attempt == attempts:
+                raise
+            logger.warning("%s (attempt %d of %d); reading again", exc, attempt, attempts)
+    raise AssertionError("unreachable")  # pragma: no cover

@@ -16,6 +16,7 @@ from tiktok_etl.cli.demo import demo
 from tiktok_etl.cli.errors import Group
 from tiktok_etl.cli.keys import keys
 from tiktok_etl.cli.plan import plan
+from tiktok_etl.cli.resync import resync
 from tiktok_etl.cli.runs import runs
 from tiktok_etl.cli.sandbox import sandbox
 from tiktok_etl.cli.workspace import dev, env_command, keygen, psql
@@ -26,6 +27,19 @@ def main() -> None:
     """Ingest TikTok users, videos and comments into PostgreSQL and Parquet with Dagster."""
 
 
-for command in (demo, dev, env_command, psql, keygen, keys, accounts, auth, plan, runs, sandbox):
+for command in (
+    demo,
+    dev,
+    env_command,
+    psql,
+    keygen,
+    keys,
+    accounts,
+    auth,
+    plan,
+    resync,
+    runs,
+    sandbox,
+):
     main.add_command(command)
 accounts.add_command(accounts_revoke)

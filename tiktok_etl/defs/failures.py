@@ -17,13 +17,25 @@ from contextlib import contextmanager
 
 import dagster as dg
 
-from tiktok_etl.api import RateLimited, ServerError, TikTokError, TransportError
+from tiktok_etl.api import (
+    IncompleteListing,
+    RateLimited,
+    ServerError,
+    TikTokError,
+    TransportError,
+)
 from tiktok_etl.api.redaction import redact
 from tiktok_etl.storage.errors import TokenLockTimeout
 from tiktok_etl.storage.transient import causes, is_transient_db_error
 
 # worth retrying the step for; TikTok scope, token and parameter errors are not
-TRANSIENT_ERRORS = (RateLimited, ServerError, TransportError, TokenLockTimeout)
+TRANSIENT_ERRORS = (
+    RateLimited,
+    ServerError,
+    TransportError,
+    IncompleteListing,
+    TokenLockTimeout,
+)
 
 
 def is_transient(exc: BaseException) -> bool:

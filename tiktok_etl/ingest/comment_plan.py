@@ -23,6 +23,11 @@ from tiktok_etl.storage.comment_cache import VideoState
 # second as it, or published with a slight delay, must not be skipped
 OVERLAP = timedelta(minutes=10)
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+# TikTok's `comments` count includes replies and comments we cannot list (hidden, under
+# review, deleted a moment ago), so a complete read may return a little less: up to
+# COUNT_TOLERANCE comments or COUNT_TOLERANCE_RATIO of the count, whichever is more
+COUNT_TOLERANCE = 2
+COUNT_TOLERANCE_RATIO = 0.02
 
 
 @dataclass(frozen=True)
@@ -117,3 +122,10 @@ def older_parents_that_moved(
         and c.create_time < reread.since
         and _replies_moved(c, cached_reply_counts)
     ]
+
+
+def unexplained_shortfall(listed: int, found: int) -> int:
+    """How many more comments the listed count promises than a full read returned, beyond
+    the tolerance for hidden ones; above zero, the read is not to be trusted as complete."""
+    tolerance = max(COUNT_TOLERANCE, int(listed * COUNT_TOLERANCE_RATIO))
+    return max(0, listed - found - tolerance)

@@ -14,6 +14,12 @@ So the pages fetched stay close to the pages of genuinely new comments. When a c
 by more than the new comments and replies found, the difference must be replies to comments
 older than the re-read reached: only then are all of the video's top-level comments listed
 to find which parents moved. Videos missing from a complete listing are forgotten.
+
+A listing that cannot be read to its true end raises `IncompleteListing` (naming the
+account) before anything is written: no comment is forgotten and no state moves on such a
+read. A full read that returns clearly fewer comments than the video's count (see
+:func:`~tiktok_etl.ingest.comment_plan.unexplained_shortfall`) is read again; if it stays
+short, what it found is added to the cache and nothing cached is removed.
 """
 
 from __future__ import annotations
@@ -23,7 +29,7 @@ from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 
-from tiktok_etl.api import BusinessClient, BusinessComment, RejectedRecord
+from tiktok_etl.api import BusinessClient, BusinessComment, IncompleteListing, RejectedRecord
 from tiktok_etl.ingest.comment_plan import (
     EPOCH,
     VideoReread,
@@ -31,6 +37,7 @@ from tiktok_etl.ingest.comment_plan import (
     older_parents_that_moved,
     parents_whose_replies_moved,
     plan_reads,
+    unexplained_shortfall,
 )
 from tiktok_etl.ingest.fetched import FetchOutcome
 from tiktok_etl.ingest.rows import comment_row
@@ -56,6 +63,21 @@ def fetch_comments(
     key = source.account.account_key
     if source.business is None:
         return FetchOutcome(notes={"empty_reason": DISPLAY_REASON})
+    try:
+        return _fetch_comments(source, window, cache, now, workers)
+    except IncompleteListing as exc:
+        raise exc.for_account(key) from exc
+
+
+def _fetch_comments(
+    source: AccountSource,
+    window: DayWindow,
+    cache: CommentCache,
+    now: datetime,
+    workers: int,
+) -> FetchOutcome:
+    key = source.account.account_key
+    assert source.business is not None
     client = source.business
     with cache.reading(key):
         listing = source.business_video_listing()
@@ -104,18 +126,7 @@ def _reread(
     rejects = list(top.rejects)
     comments = [_cached(c) for c in top.items]
     if reread.state is None:
-        # a full read: every top-level comment and every reply replaces what was cached
-        replies = _read_replies(client, video_id, top.items, rejects)
-        read = VideoRead(
-            video_id=video_id,
-            since=EPOCH,
-            comments=_unique(comments + replies),
-            replaced_parents=frozenset(c.comment_id for c in top.items),
-            comment_count=count,
-            newest_comment_time=_newest(comments + replies, None),
-            full=True,
-        )
-        return read, rejects
+        return full_read(client, video_id, count, top.items, rejects), rejects
 
     cached_parents = cache.parents(account_key, video_id)
     moved = parents_whose_replies_moved(top.items, cached_parents)
@@ -138,6 +149,49 @@ def _reread(
         newest_comment_time=_newest(comments + new_replies, reread.state.newest_comment_time),
     )
     return read, rejects
+
+
+def full_read(
+    client: BusinessClient,
+    video_id: str,
+    count: int,
+    top: Sequence[BusinessComment],
+    rejects: list[RejectedRecord],
+) -> VideoRead:
+    """Every top-level comment and every reply of a video, replacing what was cached.
+
+    A read clearly short of the video's count is read once more; one that stays short only
+    adds what it found (a count is evidence that comments exist, so none is removed)."""
+    comments = [_cached(c) for c in top] + _read_replies(client, video_id, top, rejects)
+    short = unexplained_shortfall(count, len(_unique(comments)))
+    if short:
+        log.warning(
+            "video %s: count %d but a full read found %d; reading it again",
+            video_id, count, len(comments),
+        )  # fmt: skip
+        again = client.comments_since(video_id, EPOCH)
+        rejects.extend(again.rejects)
+        second = [_cached(c) for c in again.items]
+        second += _read_replies(client, video_id, again.items, rejects)
+        if len(_unique(second)) >= len(_unique(comments)):
+            top, comments = again.items, second
+        short = unexplained_shortfall(count, len(_unique(comments)))
+        if short:
+            log.warning(
+                "video %s: still %d short of its count after a second full read; "
+                "keeping every cached comment and adding the %d found",
+                video_id, short, len(comments),
+            )  # fmt: skip
+    return VideoRead(
+        video_id=video_id,
+        since=EPOCH,
+        comments=_unique(comments),
+        replaced_parents=frozenset() if short else frozenset(c.comment_id for c in top),
+        comment_count=count,
+        newest_comment_time=_newest(comments, None),
+        full=not short,
+        merge_only=bool(short),
+    )
 
 
 def _read_replies(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from tiktok_etl.api import IncompleteListing
 from tiktok_etl.ingest.fetched import FetchOutcome
 from tiktok_etl.ingest.rows import business_video_row, display_video_row
 from tiktok_etl.ingest.sources import AccountSource
@@ -11,7 +12,18 @@ from tiktok_etl.ingest.window import DayWindow
 
 
 def fetch_videos(source: AccountSource, window: DayWindow, now: datetime) -> FetchOutcome:
-    """Both families list newest first, so the window is read from its end with early stop."""
+    """Both families list newest first, so the window is read from its end with early stop.
+
+    A listing that cannot be read to its end raises `IncompleteListing` (naming the
+    account) rather than writing a partition that silently lacks videos."""
+    key = source.account.account_key
+    try:
+        return _fetch_videos(source, window, now)
+    except IncompleteListing as exc:
+        raise exc.for_account(key) from exc
+
+
+def _fetch_videos(source: AccountSource, window: DayWindow, now: datetime) -> FetchOutcome:
     key = source.account.account_key
     if source.display is not None:
         listed = source.display.videos_created_between(window.start, window.end)

@@ -9,6 +9,7 @@ route. Admin routes (`/sandbox/...`) skip all three.
 from __future__ import annotations
 
 import itertools
+import json
 import threading
 from collections.abc import Iterable
 from typing import Any, Protocol, runtime_checkable
@@ -52,6 +53,21 @@ class AdvanceableClock(Protocol):
 
 def _normalize(path: str) -> str:
     return path if path.endswith("/") else path + "/"
+
+
+def _given_cursor(request: httpx.Request) -> int | None:
+    """The cursor a listing request asked for (query for Business, JSON body for Display)."""
+    raw: object = request.url.params.get("cursor")
+    if raw is None and request.content:
+        try:
+            body = json.loads(request.content)
+        except ValueError:
+            body = None
+        raw = body.get("cursor") if isinstance(body, dict) else None
+    try:
+        return int(raw) if raw is not None else None  # type: ignore[call-overload]
+    except (TypeError, ValueError):
+        return None
 
 
 class SandboxApp:
@@ -171,9 +187,30 @@ class SandboxApp:
             if refusal is not None:
                 return refusal
         try:
-            return route.handler(ctx)
+            response = route.handler(ctx)
         except ApiFailure as failure:
             return ctx.failure(failure)
+        if style is not Style.ADMIN:
+            return self._maybe_stall(ctx, response)
+        return response
+
+    def _maybe_stall(self, ctx: RequestContext, response: httpx.Response) -> httpx.Response:
+        """A listing page that answers `has_more: true` with the cursor it was given."""
+        if response.status_code != 200:
+            return response
+        with self._faults_lock:
+            injector = self._injector
+        given = _given_cursor(ctx.request)
+        if not injector.stalls(ctx.endpoint, given if given is not None else 0):
+            return response
+        body = json.loads(response.content)
+        data = body.get("data") if isinstance(body, dict) else None
+        if not isinstance(data, dict) or "has_more" not in data:
+            return response
+        self.stats.record_fault(Fault.STALL.value)
+        data["cursor"] = given
+        data["has_more"] = True
+        return json_response(200, body)
 
     def _gate(self, ctx: RequestContext, seconds: float) -> httpx.Response | None:
         """Count the request, then apply the rate limit and faults; a response means refuse."""

@@ -2,8 +2,10 @@
 
 `FaultConfig` says how often each fault happens; `FaultInjector` draws from a seeded RNG
 once per API request, so a given seed yields the same fault sequence every run.
-`SlidingWindowLimiter` enforces TikTok's per-endpoint sliding one-minute window against the
-injected clock, so tests exceed it without sleeping.
+A stalling page (`stalls`) is drawn separately, per listing page, so turning it on leaves
+the other faults' sequence as it was. `SlidingWindowLimiter` enforces TikTok's
+per-endpoint sliding one-minute window against the injected clock, so tests exceed it
+without sleeping.
 """
 
 from __future__ import annotations
@@ -24,6 +26,16 @@ class Fault(StrEnum):
     HTTP_429 = "429"
     THROTTLE_40100 = "40100"
     SERVER_50000 = "50000"
+    STALL = "stall"
+
+
+# the listings a stalling page can hit (paths relative to either family's root)
+LISTING_ENDPOINTS: tuple[str, ...] = (
+    "business/video/list/",
+    "business/comment/list/",
+    "business/comment/reply/list/",
+    "video/list/",
+)
 
 
 @dataclass(frozen=True)
@@ -39,6 +51,11 @@ class FaultConfig:
     - `rate_40100`: Business throttle on HTTP 200 (Display requests are unaffected).
     - `rate_50000`: Business server error on HTTP 200 (Display requests are unaffected).
     - `rate_limit_per_minute`: enforced sliding one-minute budget per endpoint.
+    - `rate_stall`: a listing page answers `has_more: true` with the cursor it was given
+      (a stalled or looping listing; the page's records are kept), drawn per listing page.
+    - `stall_cursors`: listing pages asked for at these cursors always stall (the first
+      page is cursor 0, whether or not the request named it).
+    - `stall_endpoints`: the listings that stall, matched on the end of the path.
     - `seed`: seeds the fault sequence.
     """
 
@@ -50,6 +67,9 @@ class FaultConfig:
     rate_40100: float = 0.0
     rate_50000: float = 0.0
     rate_limit_per_minute: int | None = None
+    rate_stall: float = 0.0
+    stall_cursors: tuple[int, ...] = ()
+    stall_endpoints: tuple[str, ...] = LISTING_ENDPOINTS
     seed: int = 0
 
 
@@ -63,7 +83,20 @@ class FaultInjector:
     def __init__(self, config: FaultConfig) -> None:
         self.config = config
         self._rng = random.Random(config.seed)
+        self._stall_rng = random.Random(config.seed)
         self._lock = threading.Lock()
+
+    def stalls(self, endpoint: str, cursor: int) -> bool:
+        """Whether this page of a listing answers with the cursor it was given."""
+        config = self.config
+        if not endpoint.endswith(tuple(config.stall_endpoints)):
+            return False
+        if cursor in config.stall_cursors:
+            return True
+        if not config.rate_stall:
+            return False
+        with self._lock:
+            return self._stall_rng.random() < config.rate_stall
 
     def draw(self, business: bool) -> Fault | None:
         config = self.config

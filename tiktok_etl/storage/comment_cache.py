@@ -24,7 +24,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 import sqlalchemy as sa
@@ -59,7 +59,8 @@ class VideoRead:
 
     ``replaced_parents`` are the top-level comments whose replies were re-read in full;
     cached replies of those parents that the read did not return are gone at TikTok. A
-    ``full`` read replaces everything cached for the video.
+    ``full`` read replaces everything cached for the video; a ``merge_only`` one (a read
+    that may be incomplete) removes nothing and only adds or refreshes what it found.
     """
 
     video_id: str
@@ -69,6 +70,7 @@ class VideoRead:
     comment_count: int
     newest_comment_time: datetime | None
     full: bool = False
+    merge_only: bool = False
 
 
 class CommentCache:
@@ -146,20 +148,8 @@ class CommentCache:
                         {"a": account_key, "v": [clean_text(v) for v in gone_videos]},
                     )
             for read in reads:
-                conn.execute(
-                    sa.text(
-                        "DELETE FROM tiktok_comment_cache WHERE account_key = :a AND video_id = :v "
-                        "AND (:full OR (parent_comment_id IS NULL AND create_time >= :s) "
-                        "OR parent_comment_id = ANY(:parents))"
-                    ),
-                    {
-                        "a": account_key,
-                        "v": clean_text(read.video_id),
-                        "s": read.since,
-                        "full": read.full,
-                        "parents": sorted(clean_text(p) for p in read.replaced_parents),
-                    },
-                )
+                if not read.merge_only:
+                    self._clear_reread_range(conn, account_key, read)
                 if read.comments:
                     conn.execute(
                         sa.text(
@@ -208,6 +198,24 @@ class CommentCache:
                     },
                 )
 
+    @staticmethod
+    def _clear_reread_range(conn: sa.Connection, account_key: str, read: VideoRead) -> None:
+        """Remove what ``read`` re-read from the cache; it is about to be inserted again."""
+        conn.execute(
+            sa.text(
+                "DELETE FROM tiktok_comment_cache WHERE account_key = :a AND video_id = :v "
+                "AND (:full OR (parent_comment_id IS NULL AND create_time >= :s) "
+                "OR parent_comment_id = ANY(:parents))"
+            ),
+            {
+                "a": account_key,
+                "v": clean_text(read.video_id),
+                "s": read.since,
+                "full": read.full,
+                "parents": sorted(clean_text(p) for p in read.replaced_parents),
+            },
+        )
+
     def comments_between(
         self, account_key: str, start: datetime, end: datetime
     ) -> list[CachedComment]:
@@ -221,6 +229,36 @@ class CommentCache:
                 {"a": account_key, "s": start, "e": end},
             )
             return [CachedComment(*r) for r in rows]
+
+    def days_out_of_sync(self, account_key: str, since: date | None = None) -> list[date]:
+        """UTC days (from ``since``) already materialized whose ``tiktok_comments`` rows differ
+        from the cache, or whose ``sl_mentions`` hold a soft-deleted mention of a cached
+        comment: the partitions a re-materialization would change."""
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                sa.text(
+                    "WITH cached AS (SELECT comment_id, "
+                    "(create_time AT TIME ZONE 'UTC')::date AS day FROM tiktok_comment_cache "
+                    "WHERE account_key = :a), "
+                    "landed AS (SELECT comment_id, date AS day FROM tiktok_comments "
+                    "WHERE account_key = :a), "
+                    "differ AS (SELECT day FROM cached FULL OUTER JOIN landed "
+                    "USING (comment_id, day) "
+                    "WHERE cached.comment_id IS NULL OR landed.comment_id IS NULL), "
+                    "hidden AS (SELECT m.date AS day FROM sl_mentions m JOIN cached c "
+                    "ON m.external_id = c.comment_id AND m.date = c.day "
+                    "WHERE m.account_key = :a AND m.deleted_at IS NOT NULL) "
+                    "SELECT DISTINCT day FROM "
+                    "(SELECT day FROM differ UNION SELECT day FROM hidden) d "
+                    # only partitions written before: a day never materialized lost nothing
+                    "WHERE day IN (SELECT date FROM tiktok_comments WHERE account_key = :a "
+                    "UNION SELECT date FROM sl_mentions WHERE account_key = :a) "
+                    "AND (CAST(:since AS date) IS NULL OR day >= CAST(:since AS date)) "
+                    "ORDER BY day"
+                ),
+                {"a": account_key, "since": since},
+            )
+            return [r.day for r in rows]
 
     def forget_account(self, account_key: str) -> None:
         with self.engine.begin() as conn:

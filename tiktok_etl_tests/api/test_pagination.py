@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Mapping
 from typing import Any
 
 import pytest
 
-from tiktok_etl.api import DisplayVideo, Page, collect, iter_pages
+from tiktok_etl.api import (
+    DisplayVideo,
+    IncompleteListing,
+    Page,
+    collect,
+    collect_complete,
+    iter_pages,
+)
 from tiktok_etl.api.pagination import page_from_data, parse_records
 
 
@@ -40,7 +46,7 @@ def test_short_pages_are_followed_while_has_more_is_true() -> None:
     assert listing.requested == [None, 10, 20]
 
 
-def test_a_cursor_that_does_not_advance_stops_the_loop(caplog: pytest.LogCaptureFixture) -> None:
+def test_a_cursor_that_does_not_advance_makes_the_listing_incomplete() -> None:
     listing = ScriptedListing(
         {
             None: Page([1], cursor=10, has_more=True),
@@ -48,15 +54,15 @@ def test_a_cursor_that_does_not_advance_stops_the_loop(caplog: pytest.LogCapture
         }
     )
 
-    with caplog.at_level(logging.WARNING, logger="tiktok_etl.api"):
-        result = collect(iter_pages(listing, label="videos"))
+    with pytest.raises(IncompleteListing, match="cursor did not advance") as raised:
+        collect(iter_pages(listing, label="videos"))
 
-    assert result.items == [1, 2]
+    assert raised.value.endpoint == "videos"
+    assert raised.value.cursor == 10
     assert listing.requested == [None, 10]
-    assert "cursor did not advance" in caplog.text
 
 
-def test_a_cursor_that_cycles_back_stops_the_loop() -> None:
+def test_a_cursor_that_cycles_back_makes_the_listing_incomplete() -> None:
     listing = ScriptedListing(
         {
             None: Page([1], cursor=10, has_more=True),
@@ -65,14 +71,67 @@ def test_a_cursor_that_cycles_back_stops_the_loop() -> None:
         }
     )
 
-    assert collect(iter_pages(listing)).items == [1, 2, 3]
+    with pytest.raises(IncompleteListing):
+        collect(iter_pages(listing))
     assert listing.requested == [None, 10, 20]
 
 
-def test_a_missing_cursor_with_has_more_stops_the_loop() -> None:
+def test_a_missing_cursor_with_has_more_makes_the_listing_incomplete() -> None:
     listing = ScriptedListing({None: Page([1], cursor=None, has_more=True)})
 
-    assert collect(iter_pages(listing)).pages == 1
+    with pytest.raises(IncompleteListing):
+        collect(iter_pages(listing))
+
+
+def test_a_page_repeating_records_already_seen_makes_the_listing_incomplete() -> None:
+    listing = ScriptedListing(
+        {
+            None: Page([1, 2], cursor=0, has_more=True),
+            0: Page([1, 2], cursor=2, has_more=True),
+            2: Page([3], cursor=3, has_more=False),
+        }
+    )
+
+    with pytest.raises(IncompleteListing, match="repeated"):
+        collect(iter_pages(listing, record_id=str))
+
+
+def test_a_stall_after_an_early_stop_does_not_matter() -> None:
+    listing = ScriptedListing({None: Page([1], cursor=None, has_more=True)})
+
+    result = collect(iter_pages(listing), stop_after=lambda page: True)
+
+    assert result.items == [1]
+
+
+def test_an_incomplete_listing_is_read_again_from_the_start() -> None:
+    stalls = iter([True, False])
+    requested: list[int | None] = []
+
+    def fetch(cursor: int | None) -> Page[int]:
+        requested.append(cursor)
+        if cursor is None:
+            return Page([1], cursor=10, has_more=True)
+        if next(stalls):
+            return Page([2], cursor=10, has_more=True)
+        return Page([2], cursor=20, has_more=False)
+
+    result = collect_complete(lambda: iter_pages(fetch))
+
+    assert result.items == [1, 2]
+    assert requested == [None, 10, None, 10]
+
+
+def test_a_listing_that_stays_incomplete_raises_after_the_attempts() -> None:
+    requested: list[int | None] = []
+
+    def fetch(cursor: int | None) -> Page[int]:
+        requested.append(cursor)
+        return Page([1], cursor=cursor, has_more=True)
+
+    with pytest.raises(IncompleteListing):
+        collect_complete(lambda: iter_pages(fetch, cursor=5), attempts=3)
+    assert requested == [5, 5, 5]
 
 
 def test_empty_pages_are_followed_up_to_the_limit() -> None:
@@ -87,16 +146,14 @@ def test_empty_pages_are_followed_up_to_the_limit() -> None:
     assert collect(iter_pages(listing, max_empty_pages=3)).items == [7]
 
 
-def test_endless_empty_pages_stop_after_the_limit(caplog: pytest.LogCaptureFixture) -> None:
+def test_endless_empty_pages_make_the_listing_incomplete() -> None:
     listing = ScriptedListing(
         {c: Page([], cursor=(c or 0) + 1, has_more=True) for c in [None, *range(1, 50)]}
     )
 
-    with caplog.at_level(logging.WARNING, logger="tiktok_etl.api"):
-        result = collect(iter_pages(listing, max_empty_pages=3))
-
-    assert result.pages == 3
-    assert "3 empty pages in a row" in caplog.text
+    with pytest.raises(IncompleteListing, match="3 empty pages in a row"):
+        collect(iter_pages(listing, max_empty_pages=3))
+    assert len(listing.requested) == 3
 
 
 def test_early_stop_requests_no_further_page() -> None:
