@@ -35,11 +35,8 @@ from tiktok_etl.storage.coercion import (
 )
 from tiktok_etl.storage.db import driver_connection
 from tiktok_etl.storage.errors import PartitionWriteError
-from tiktok_etl.storage.migrations import MIGRATIONS
 from tiktok_etl.storage.partitions import Bind, in_transaction, lock_partition
 from tiktok_etl.storage.tables import Column
-
-_MENTIONS_MIGRATION = "0005_sl_mentions"
 
 # the staging shape: columns the store fills in itself may be left out of rows
 _STORE_FILLED = {"status", "ingested_at", "updated_at"}
@@ -62,13 +59,6 @@ class UpsertResult:
     updated: int
     soft_deleted: int
     restored: int
-
-
-def apply_mentions_ddl(bind: Bind) -> None:
-    """Run migration ``0005_sl_mentions`` again (idempotent): the table, indexes and view."""
-    (migration,) = (m for m in MIGRATIONS if m.version == _MENTIONS_MIGRATION)
-    with in_transaction(bind) as conn:
-        driver_connection(conn).execute(migration.sql.encode())
 
 
 def _mentions(rows: Iterable[Any]) -> Iterator[Mapping[str, Any]]:

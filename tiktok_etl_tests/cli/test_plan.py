@@ -10,7 +10,7 @@ import dagster as dg
 
 from tiktok_etl.defs.resources import TikTokConnectorResource
 from tiktok_etl.sandbox import SandboxApp
-from tiktok_etl_tests.pipeline.conftest import (  # noqa: F401 (fixtures)
+from tiktok_etl_tests.defs.conftest import (  # noqa: F401 (fixtures)
     add_account,
     cli,
     instance,

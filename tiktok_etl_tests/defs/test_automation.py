@@ -42,7 +42,7 @@ def test_today_schedule_requests_today_for_active_accounts_only(
     cli("accounts", "disable", "paused")
     requests = _requests(tiktok_today_schedule, instance, resource)
     assert _keys(requests) == ["brand|2026-11-10", "creator|2026-11-10"]
-    assert len(requests) == 1  # one batch run for both (tiktok_etl_tests/pipeline/test_batch.py)
+    assert len(requests) == 1  # one batch run for both (tiktok_etl_tests/defs/test_batch.py)
     assert all(r.run_key and TICK.isoformat() in r.run_key for r in requests)  # ticks apart
     assert all(r.tags["tiktok/schedule"] == "today" for r in requests)
 

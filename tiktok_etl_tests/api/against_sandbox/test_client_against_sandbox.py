@@ -57,7 +57,7 @@ from tiktok_etl.sandbox import (
 )
 from tiktok_etl.sandbox import ManualClock as SandboxClock
 
-from ..api.refreshing_provider import InMemoryTokenProvider
+from ..refreshing_provider import InMemoryTokenProvider
 from .helpers import (
     FAULT_MIX,
     SMALL_WORLD,
