@@ -231,6 +231,9 @@ class Soak:
         self.sensor_ticks: list[dict[str, Any]] = []
         self.errors: list[str] = []
         self.launched_keys: set[str] = set()
+        # in-process runs on two threads can deadlock in Dagster's per-run logging set-up
+        # (logging.config.dictConfig); a deployment runs them in separate processes
+        self.run_lock = threading.Lock()
         self.revoke_time: float | None = None
         self.reauth_seen_time: float | None = None
         self.cli_after_reauth: str | None = None
@@ -382,12 +385,13 @@ class Soak:
             keys = partitions_of(request)
             started = time.monotonic()
             try:
-                result = self.batch_job.execute_in_process(
-                    run_config=merge_config(request.run_config, QUIET),
-                    instance=self.instance,
-                    tags={**request.tags, "soak/tick": str(index)},
-                    raise_on_error=False,
-                )
+                with self.run_lock:
+                    result = self.batch_job.execute_in_process(
+                        run_config=merge_config(request.run_config, QUIET),
+                        instance=self.instance,
+                        tags={**request.tags, "soak/tick": str(index)},
+                        raise_on_error=False,
+                    )
                 landed = self.landed_accounts(result.run_id)
                 text = "" if result.success else self.failure_text(result.run_id)
                 for key in keys:
@@ -475,12 +479,13 @@ class Soak:
                     record["runs"][account] = "deduplicated"
                     continue
                 self.launched_keys.add(key)
-                run = self.refresh_job.execute_in_process(
-                    run_config=merge_config(request.run_config, QUIET),
-                    instance=self.instance,
-                    tags={**request.tags, "dagster/run_key": key, "soak/sensor": str(index)},
-                    raise_on_error=False,
-                )
+                with self.run_lock:
+                    run = self.refresh_job.execute_in_process(
+                        run_config=merge_config(request.run_config, QUIET),
+                        instance=self.instance,
+                        tags={**request.tags, "dagster/run_key": key, "soak/sensor": str(index)},
+                        raise_on_error=False,
+                    )
                 record["runs"][account] = "ok" if run.success else "failed"
                 if not run.success:
                     record.setdefault("failures", {})[account] = self.failure_text(run.run_id)
