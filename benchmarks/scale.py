@@ -41,7 +41,7 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -164,7 +164,9 @@ def _tick_requests() -> list[dict[str, Any]]:
             resources={"tiktok": resource_from_environment()},
         ) as context,
     ):
-        requests = [r for r in tiktok_today_schedule(context) if isinstance(r, dg.RunRequest)]
+        evaluated = tiktok_today_schedule(context)
+        assert isinstance(evaluated, Iterator)  # the schedule is a generator
+        requests = [r for r in evaluated if isinstance(r, dg.RunRequest)]
     return [{"run_config": r.run_config, "tags": dict(r.tags)} for r in requests]
 
 
