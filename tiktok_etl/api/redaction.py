@@ -52,6 +52,10 @@ MIN_SECRET_LENGTH = 8
 _registry_lock = threading.Lock()
 _registered: set[str] = set()
 _registered_pattern: re.Pattern[str] | None = None
+# compiled on the next `redact` after a registration, not at every registration: a process
+# that loads thousands of accounts' tokens (a batch run) would otherwise recompile an
+# ever-longer pattern per token, quadratic in the number of accounts
+_pattern_stale = False
 
 
 def _forms(value: str) -> set[str]:
@@ -65,7 +69,7 @@ def _forms(value: str) -> set[str]:
 
 def register_secret(value: str | None) -> None:
     """Remember a secret value this process holds; `redact` masks it from now on."""
-    global _registered_pattern
+    global _pattern_stale
     if not value:
         return
     forms = _forms(value)
@@ -73,8 +77,18 @@ def register_secret(value: str | None) -> None:
         if forms <= _registered:
             return
         _registered.update(forms)
-        ordered = sorted(_registered, key=len, reverse=True)
-        _registered_pattern = re.compile("|".join(re.escape(form) for form in ordered))
+        _pattern_stale = True
+
+
+def _secrets_pattern() -> re.Pattern[str] | None:
+    """One pattern of every registered form, longest first; rebuilt after registrations."""
+    global _registered_pattern, _pattern_stale
+    with _registry_lock:
+        if _pattern_stale:
+            ordered = sorted(_registered, key=len, reverse=True)
+            _registered_pattern = re.compile("|".join(re.escape(form) for form in ordered))
+            _pattern_stale = False
+        return _registered_pattern
 
 
 def registered_secret_count() -> int:
@@ -86,7 +100,7 @@ def registered_secret_count() -> int:
 def redact(text: str) -> str:
     """Return `text` with anything that looks like a token, secret or code masked, and
     every registered secret value replaced."""
-    pattern = _registered_pattern
+    pattern = _secrets_pattern()
     if pattern is not None:
         text = pattern.sub(MASK, text)
     text = _QUOTED_VALUE.sub(lambda m: f"{m['prefix']}{m['q']}{MASK}{m['q']}", text)
