@@ -22,11 +22,12 @@ SMALL_WORLD: dict[str, Any] = {"history_days": 60, "heavy_video_ratio": 0.05}
 
 
 def fixtures_dir() -> Path:
-    """The documented TikTok payloads (`shared/fixtures/tiktok`), next to the repository."""
+    """The documented TikTok payloads: `shared/fixtures/tiktok` next to the repository, else
+    the copy vendored in `tiktok_etl_tests/api/fixtures` (a fresh clone on its own)."""
     here = Path(__file__).resolve()
     candidates = [
-        here.parents[1] / "fixtures" / "tiktok",
         *(parent / "shared" / "fixtures" / "tiktok" for parent in here.parents),
+        here.parents[1] / "api" / "fixtures",
     ]
     for candidate in candidates:
         if (candidate / "display_video_list.json").is_file():
