@@ -1,6 +1,6 @@
 """``tiktok-etl auth ...`` and ``tiktok-etl accounts revoke``: connect and disconnect accounts.
 
-The login flows themselves live in :mod:`tiktok_etl.auth.login`; this module only parses
+The login flows themselves live in :mod:`tiktok_etl.runtime.login`; this module only parses
 options and prints. Output names accounts, open_ids and scopes; never a token, secret, code
 or PKCE verifier.
 """
@@ -17,17 +17,19 @@ from tiktok_etl.auth.login import (
     LOGIN_TIMEOUT_SECONDS,
     PKCE_MODES,
     LoginResult,
-    begin_login,
     callback_query,
     discard_pending,
-    finish_login,
     load_pending,
-    open_connector,
-    revoke_account,
-    run_login,
     save_pending,
 )
 from tiktok_etl.cli.errors import Command, Group
+from tiktok_etl.runtime.login import (
+    begin_login,
+    finish_login,
+    open_connector,
+    revoke_account,
+    run_login,
+)
 
 F = TypeVar("F", bound=Callable[..., Any])
 

@@ -10,7 +10,8 @@ from dataclasses import dataclass
 
 import dagster as dg
 
-ACCOUNTS_PARTITIONS_NAME = "tiktok_accounts"
+from tiktok_etl.runtime.registration import ACCOUNTS_PARTITIONS_NAME
+
 FIRST_DAY = "2024-01-01"
 
 accounts_partitions = dg.DynamicPartitionsDefinition(name=ACCOUNTS_PARTITIONS_NAME)

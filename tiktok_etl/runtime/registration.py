@@ -13,12 +13,13 @@ from tiktok_etl.storage.accounts import Account
 
 log = logging.getLogger(__name__)
 
+# the Dagster dynamic partitions that mirror the accounts table (defs/partitions.py uses it)
+ACCOUNTS_PARTITIONS_NAME = "tiktok_accounts"
+
 
 def _sync_partitions(runtime: Runtime, add: Sequence[str] = (), delete: Sequence[str] = ()) -> None:
     """Update the Dagster instance now; the accounts sync sensor repairs it if this fails."""
     import dagster as dg
-
-    from tiktok_etl.defs.partitions import ACCOUNTS_PARTITIONS_NAME
 
     runtime.export_env()
     try:

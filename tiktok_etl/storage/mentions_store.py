@@ -9,7 +9,7 @@ partition's TikTok mentions missing from the new batches are soft-deleted
 (``deleted_at``); ones that come back are restored. A crash at any step leaves the
 previous state.
 
-The columns are declared in :mod:`tiktok_etl.mentions.schema`; the table, its indexes
+The columns are declared in :mod:`tiktok_etl.storage.mentions_table`; the table, its indexes
 and the ``sl_mentions_daily`` view are created by migration ``0005_sl_mentions``.
 """
 
@@ -25,7 +25,7 @@ import psycopg
 import pyarrow as pa
 from psycopg import sql
 
-from tiktok_etl.mentions import schema
+from tiktok_etl.storage import mentions_table as schema
 from tiktok_etl.storage.coercion import (
     clean_bigint,
     clean_double,
@@ -406,12 +406,12 @@ def iter_mentions_arrow(
     batch_size: int = 10_000,
 ) -> Iterator[pa.Table]:
     """The partition's mentions as stored, as Arrow tables of at most ``batch_size`` rows
-    with :func:`tiktok_etl.mentions.schema.arrow_schema`, ordered by ``external_id``: what
+    with ``MENTIONS.arrow_schema()``, ordered by ``external_id``: what
     the Parquet copy holds. Same rows and values as :func:`iter_mentions` +
-    :func:`~tiktok_etl.mentions.mentions_arrow_table`, built column by column from the
+    ``tiktok_etl.mentions.mentions_arrow_table``, built column by column from the
     fetched tuples: ``jsonb`` arrives as PostgreSQL's JSON text (``jsonb``'s canonical
     spacing, ``{"a": 1}``) and is never parsed in Python."""
-    arrow_schema = schema.arrow_schema()
+    arrow_schema = schema.MENTIONS.arrow_schema()
     exported = {c.name: i for i, c in enumerate(_EXPORTED)}
     with (
         in_transaction(bind) as conn,

@@ -13,8 +13,9 @@ and compares it with the specs column by column, so a spec change needs a new mi
 A new column goes at the end of its spec, where ``ALTER TABLE ... ADD COLUMN`` puts it, so
 PostgreSQL and Parquet keep the same column order.
 
-This module is pure (no database access, no I/O), so :mod:`tiktok_etl.mentions` declares
-``sl_mentions`` with the same type.
+This module is pure (no database access, no I/O); ``sl_mentions`` is declared with the same
+type in :mod:`tiktok_etl.storage.mentions_table`, and the pure :mod:`tiktok_etl.mentions`
+may import both.
 """
 
 from __future__ import annotations

@@ -9,8 +9,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from tiktok_etl.api import ReauthRequired
-from tiktok_etl.auth.login import open_connector
 from tiktok_etl.runtime import Runtime
+from tiktok_etl.runtime.login import open_connector
 from tiktok_etl.sandbox import SandboxServer
 
 from .helpers import Env, add_account, make_runtime, sandbox_stats
