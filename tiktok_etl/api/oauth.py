@@ -39,7 +39,7 @@ from tiktok_etl.api.errors import (
 )
 from tiktok_etl.api.pkce import PkcePair
 from tiktok_etl.api.redaction import register_secret
-from tiktok_etl.api.transport import Classifier, Transport
+from tiktok_etl.api.transport import HOPELESS, NEVER_SENT, Classifier, Transport
 
 DISPLAY_TOKEN = "/v2/oauth/token/"
 DISPLAY_REVOKE = "/v2/oauth/revoke/"
@@ -69,9 +69,7 @@ class AppCredentialsRejected(OAuthError):
 def _answer_lost(exc: TransportError) -> bool:
     """True when the request may have reached TikTok but no answer came back."""
     cause = exc.__cause__
-    never_sent = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
-    hopeless = (httpx.UnsupportedProtocol, httpx.LocalProtocolError)
-    return isinstance(cause, httpx.TransportError) and not isinstance(cause, never_sent + hopeless)
+    return isinstance(cause, httpx.TransportError) and not isinstance(cause, NEVER_SENT + HOPELESS)
 
 
 def _lost(exc: TransportError) -> ReauthRequired:

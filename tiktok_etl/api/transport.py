@@ -38,9 +38,9 @@ logger = logging.getLogger("tiktok_etl.api")
 Classifier = Callable[[httpx.Response, str], Outcome]
 
 # the request never left this machine: always safe to retry
-_NEVER_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
+NEVER_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
 # retrying cannot help
-_HOPELESS = (httpx.UnsupportedProtocol, httpx.LocalProtocolError)
+HOPELESS = (httpx.UnsupportedProtocol, httpx.LocalProtocolError)
 
 
 def _default_user_agent() -> str:
@@ -375,6 +375,6 @@ def _transport_failure(exc: httpx.TransportError, method: str, endpoint: str) ->
         )
     error = TransportError(endpoint, f"{type(exc).__name__}: {exc}", method=method)
     error.__cause__ = exc
-    if isinstance(exc, _HOPELESS):
+    if isinstance(exc, HOPELESS):
         return Outcome.fail(error)
-    return Outcome.retry(error, ambiguous=not isinstance(exc, _NEVER_SENT))
+    return Outcome.retry(error, ambiguous=not isinstance(exc, NEVER_SENT))

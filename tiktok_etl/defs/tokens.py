@@ -29,7 +29,7 @@ from typing import Any
 import dagster as dg
 from pydantic import Field
 
-from tiktok_etl.api import RateLimited, ReauthRequired, ServerError, TikTokError, TransportError
+from tiktok_etl.api import ReauthRequired, TikTokError
 from tiktok_etl.auth.health import (
     accounts_to_refresh,
     due_now,
@@ -40,6 +40,7 @@ from tiktok_etl.auth.health import (
     utc_text,
 )
 from tiktok_etl.auth.model import StoredTokens, validate_refresh_fraction
+from tiktok_etl.defs.failures import is_transient
 from tiktok_etl.defs.partitions import accounts_partitions
 from tiktok_etl.defs.resources import TikTokConnectorResource
 from tiktok_etl.runtime import Runtime
@@ -255,9 +256,9 @@ def tiktok_refresh_account_tokens(
             raise _reauth_failure(
                 context, account, f"TikTok refused its refresh token ({exc})"
             ) from exc
-        except (RateLimited, ServerError, TransportError):
-            raise  # transient: the retry policy tries again
         except (TikTokError, ConfigError) as exc:  # typed, token-free messages
+            if is_transient(exc):
+                raise  # the retry policy tries again
             raise dg.Failure(
                 description=f"refreshing {account_key!r} failed: {type(exc).__name__}: {exc}",
                 metadata={"account": account_key, "api": account.api},
