@@ -51,7 +51,7 @@ from tiktok_etl.ingest.videos import fetch_videos
 from tiktok_etl.ingest.window import DayWindow
 from tiktok_etl.runtime import Runtime, open_runtime
 from tiktok_etl.runtime.connector import Connector
-from tiktok_etl.sandbox import FaultConfig, ManualClock, SandboxApp, SandboxServer, build_sandbox
+from tiktok_etl.sandbox import FaultConfig, SandboxApp, SandboxClock, SandboxServer, build_sandbox
 from tiktok_etl.sandbox.context import RequestContext
 from tiktok_etl.sandbox.records import DAY
 from tiktok_etl.sandbox.world import SandboxWorld
@@ -113,7 +113,7 @@ class RealTimeRateApp(SandboxApp):
 
 
 def build_app(config: IngestConfig, faults: FaultConfig | None = None) -> SandboxApp:
-    sandbox = build_sandbox(config.seed, clock=ManualClock(START), **world_options(config))
+    sandbox = build_sandbox(config.seed, clock=SandboxClock(START), **world_options(config))
     return RealTimeRateApp(
         sandbox.world,
         sandbox.tokens,

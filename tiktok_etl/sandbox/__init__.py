@@ -20,7 +20,7 @@ Truth for tests: `app.world.videos(open_id, day)`, `app.world.business_videos(..
 from __future__ import annotations
 
 from tiktok_etl.sandbox.app import SandboxApp
-from tiktok_etl.sandbox.clock import Clock, ManualClock
+from tiktok_etl.sandbox.clock import NowSource, SandboxClock
 from tiktok_etl.sandbox.faults import DroppedConnection, FaultConfig
 from tiktok_etl.sandbox.server import SandboxServer
 from tiktok_etl.sandbox.stats import SandboxStats
@@ -35,11 +35,11 @@ from tiktok_etl.sandbox.world import SandboxWorld
 __all__ = [
     "BUSINESS_SCOPES_ALL",
     "DISPLAY_SCOPES_ALL",
-    "Clock",
     "DroppedConnection",
     "FaultConfig",
-    "ManualClock",
+    "NowSource",
     "SandboxApp",
+    "SandboxClock",
     "SandboxServer",
     "SandboxStats",
     "SandboxWorld",
@@ -52,7 +52,7 @@ __all__ = [
 def build_sandbox(
     seed: int = 7,
     *,
-    clock: Clock | None = None,
+    clock: NowSource | None = None,
     faults: FaultConfig | None = None,
     history_days: int = 400,
     videos_per_day: tuple[int, int] = (0, 6),

@@ -17,7 +17,7 @@ from typing import Any, Protocol, runtime_checkable
 import httpx
 
 from tiktok_etl.sandbox import admin, business, display, oauth
-from tiktok_etl.sandbox.clock import Clock, as_utc
+from tiktok_etl.sandbox.clock import NowSource, as_utc
 from tiktok_etl.sandbox.context import (
     ApiFailure,
     RequestContext,
@@ -87,14 +87,14 @@ class SandboxApp:
         world: SandboxWorld | None = None,
         tokens: TokenAuthority | None = None,
         faults: FaultConfig | None = None,
-        clock: Clock | None = None,
+        clock: NowSource | None = None,
         *,
         short_page_ratio: float = 0.1,
         deny_consent: bool = False,
         business_prefix: str = DEFAULT_BUSINESS_PREFIX,
     ) -> None:
         self.world = world or SandboxWorld(clock=clock)
-        self.clock: Clock = clock or self.world.clock
+        self.clock: NowSource = clock or self.world.clock
         self.tokens = tokens or TokenAuthority(seed=self.world.seed, clock=self.clock)
         self.stats = SandboxStats()
         self.business_prefix = "/" + business_prefix.strip("/") + "/"
@@ -142,7 +142,7 @@ class SandboxApp:
         self.tokens.revoke_refresh(open_id, family)
 
     def as_transport(self) -> httpx.BaseTransport:
-        """An in-process transport; `latency` advances a `ManualClock` instead of sleeping."""
+        """An in-process transport; `latency` advances a `SandboxClock` instead of sleeping."""
         return httpx.MockTransport(self._handle_in_process)
 
     def _handle_in_process(self, request: httpx.Request) -> httpx.Response:

@@ -11,7 +11,7 @@ import threading
 from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
 
-Clock = Callable[[], datetime]
+NowSource = Callable[[], datetime]
 
 
 def utc_now() -> datetime:
@@ -33,12 +33,12 @@ def as_utc_datetime(value: date | datetime) -> datetime:
     return datetime(value.year, value.month, value.day, tzinfo=UTC)
 
 
-class ManualClock:
+class SandboxClock:
     """A clock that only moves when told to: `clock()` reads it, `advance()` moves it.
 
     Example::
 
-        clock = ManualClock(datetime(2026, 11, 5, 12, tzinfo=UTC))
+        clock = SandboxClock(datetime(2026, 11, 5, 12, tzinfo=UTC))
         world = SandboxWorld(clock=clock)
         clock.advance(3600)  # an hour later, metrics have grown
     """

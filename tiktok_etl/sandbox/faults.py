@@ -43,7 +43,7 @@ class FaultConfig:
     """How the sandbox misbehaves. Rates are probabilities per API request (0..1).
 
     - `latency`: seconds added to every request; slept in server mode, added to a
-      `ManualClock` in-process (never slept in-process).
+      `SandboxClock` in-process (never slept in-process).
     - `rate_429`: HTTP 429 (`rate_limit_exceeded` / Business `40100`).
     - `rate_5xx`: HTTP 500 with the family's server-error envelope.
     - `rate_html_504`: HTTP 504 with an HTML body, as proxies answer.

@@ -27,7 +27,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from tiktok_etl.sandbox.clock import Clock, as_utc, utc_now
+from tiktok_etl.sandbox.clock import NowSource, as_utc, utc_now
 
 Family = Literal["display", "business"]
 FAMILIES: tuple[Family, ...] = ("display", "business")
@@ -166,7 +166,7 @@ class TokenAuthority:
     """
 
     seed: int = 7
-    clock: Clock = utc_now
+    clock: NowSource = utc_now
     access_token_ttl: int = 86_400
     refresh_token_ttl: int = 31_536_000
     code_ttl: int = 600
@@ -341,7 +341,7 @@ def issue_tokens(
     seed: int = 7,
     access_token_ttl: int = 86_400,
     refresh_token_ttl: int = 31_536_000,
-    clock: Clock | None = None,
+    clock: NowSource | None = None,
 ) -> dict[str, Any]:
     """Register a sandbox account without the OAuth dance.
 

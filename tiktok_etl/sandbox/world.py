@@ -32,7 +32,7 @@ from datetime import UTC, date, datetime
 from typing import Any
 
 from tiktok_etl.sandbox import records, texts
-from tiktok_etl.sandbox.clock import Clock, as_utc, as_utc_datetime, utc_now
+from tiktok_etl.sandbox.clock import NowSource, as_utc, as_utc_datetime, utc_now
 from tiktok_etl.sandbox.records import (
     DAY,
     MALFORMED_KINDS,
@@ -89,7 +89,7 @@ class SandboxWorld:
 
     Example::
 
-        world = SandboxWorld(seed=7, clock=ManualClock(datetime(2026, 11, 5, tzinfo=UTC)))
+        world = SandboxWorld(seed=7, clock=SandboxClock(datetime(2026, 11, 5, tzinfo=UTC)))
         world.videos("acct-1", date(2026, 11, 4))      # Display-shape videos of that UTC day
         world.comments("acct-1", date(2026, 11, 4))    # comments written that day, replies too
 
@@ -104,7 +104,7 @@ class SandboxWorld:
     def __init__(
         self,
         seed: int = 7,
-        clock: Clock | None = None,
+        clock: NowSource | None = None,
         *,
         history_days: int = 400,
         videos_per_day: tuple[int, int] = (0, 6),
@@ -119,7 +119,7 @@ class SandboxWorld:
         cache_size: int = 16_384,
     ) -> None:
         self.seed = seed
-        self.clock: Clock = clock or utc_now
+        self.clock: NowSource = clock or utc_now
         self.history_days = history_days
         self.videos_per_day = videos_per_day
         self.comments_per_video = comments_per_video

@@ -14,7 +14,7 @@ from click.testing import CliRunner
 
 from tiktok_etl.cli import main
 from tiktok_etl.defs.resources import FIELD_VARIABLES, TikTokConnectorResource
-from tiktok_etl.sandbox import ManualClock, SandboxApp, SandboxServer, build_sandbox
+from tiktok_etl.sandbox import SandboxApp, SandboxClock, SandboxServer, build_sandbox
 
 # a fixed "now" for the simulated TikTok: its data and metrics depend on the clock
 NOW = datetime(2026, 11, 10, 15, 30, tzinfo=UTC)
@@ -24,12 +24,12 @@ WORLD = {"history_days": 20, "short_page_ratio": 0.2, "heavy_comments": (300, 33
 
 
 @pytest.fixture
-def sandbox_clock() -> ManualClock:
-    return ManualClock(NOW)
+def sandbox_clock() -> SandboxClock:
+    return SandboxClock(NOW)
 
 
 @pytest.fixture
-def sandbox_app(sandbox_clock: ManualClock) -> SandboxApp:
+def sandbox_app(sandbox_clock: SandboxClock) -> SandboxApp:
     return build_sandbox(seed=11, clock=sandbox_clock, **WORLD)
 
 

@@ -8,18 +8,18 @@ from typing import Any
 import httpx
 import pytest
 
-from tiktok_etl.sandbox import ManualClock, SandboxApp, build_sandbox
+from tiktok_etl.sandbox import SandboxApp, SandboxClock, build_sandbox
 
 from .helpers import SMALL_WORLD, START
 
 
 @pytest.fixture
-def clock() -> ManualClock:
-    return ManualClock(START)
+def clock() -> SandboxClock:
+    return SandboxClock(START)
 
 
 @pytest.fixture
-def make_app(clock: ManualClock) -> Callable[..., SandboxApp]:
+def make_app(clock: SandboxClock) -> Callable[..., SandboxApp]:
     def make(**options: Any) -> SandboxApp:
         return build_sandbox(seed=7, clock=clock, **{**SMALL_WORLD, **options})
 

@@ -13,7 +13,7 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
-from tiktok_etl.sandbox import ManualClock, SandboxWorld
+from tiktok_etl.sandbox import SandboxClock, SandboxWorld
 
 START = datetime(2026, 11, 5, 12, 0, 0, tzinfo=UTC)
 DAY = date(2026, 11, 3)
@@ -48,7 +48,7 @@ def access(token: dict[str, Any]) -> dict[str, str]:
 
 
 def small_world(seed: int = 7, **options: Any) -> SandboxWorld:
-    return SandboxWorld(seed, ManualClock(START), history_days=60, **options)
+    return SandboxWorld(seed, SandboxClock(START), history_days=60, **options)
 
 
 def world_digest(world: SandboxWorld, open_id: str) -> str:

@@ -10,7 +10,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tiktok_etl.sandbox import FaultConfig, ManualClock, SandboxApp
+from tiktok_etl.sandbox import FaultConfig, SandboxApp, SandboxClock
 
 from .helpers import BUSINESS, access, bearer, fixture
 
@@ -112,7 +112,7 @@ def test_admin_routes_are_never_faulted(make_app: Callable[..., SandboxApp]) -> 
 
 
 def test_rate_limit_is_enforced_per_endpoint_in_a_sliding_minute(
-    make_app: Callable[..., SandboxApp], clock: ManualClock
+    make_app: Callable[..., SandboxApp], clock: SandboxClock
 ) -> None:
     app = make_app(faults=FaultConfig(rate_limit_per_minute=5))
     token = app.issue_tokens("acct-1")
@@ -156,7 +156,7 @@ def test_faults_can_be_changed_through_the_admin_route(app: SandboxApp) -> None:
 
 
 def test_latency_advances_a_manual_clock_in_process(
-    make_app: Callable[..., SandboxApp], clock: ManualClock
+    make_app: Callable[..., SandboxApp], clock: SandboxClock
 ) -> None:
     app = make_app(faults=FaultConfig(latency=2.5))
     before = clock()

@@ -11,7 +11,7 @@ from urllib.parse import parse_qs, urlsplit
 import httpx
 import pytest
 
-from tiktok_etl.sandbox import ManualClock, SandboxApp, build_sandbox, issue_tokens
+from tiktok_etl.sandbox import SandboxApp, SandboxClock, build_sandbox, issue_tokens
 
 from .helpers import BUSINESS, access, bearer, fixture
 
@@ -69,7 +69,7 @@ def test_issue_tokens_matches_documented_token_bodies(app: SandboxApp) -> None:
     assert business["refresh_token"].startswith("rft.")
 
 
-def test_tokens_verify_in_any_sandbox_with_the_same_seed(clock: ManualClock) -> None:
+def test_tokens_verify_in_any_sandbox_with_the_same_seed(clock: SandboxClock) -> None:
     token = issue_tokens("acct-1", seed=7, clock=clock)
     for seed, status in ((7, 200), (8, 401)):
         app = build_sandbox(seed=seed, clock=clock, history_days=5)
@@ -186,7 +186,7 @@ def test_business_code_exchange(client: httpx.Client) -> None:
 
 
 def test_expired_access_tokens_are_refused_by_both_families(
-    make_app: Callable[..., SandboxApp], clock: ManualClock
+    make_app: Callable[..., SandboxApp], clock: SandboxClock
 ) -> None:
     app = make_app(access_token_ttl=60)
     display, business = app.issue_tokens("acct-1"), app.issue_tokens("biz-1", "business")
@@ -208,7 +208,7 @@ def test_expired_access_tokens_are_refused_by_both_families(
 
 
 def test_expired_refresh_token_is_invalid_grant(
-    make_app: Callable[..., SandboxApp], clock: ManualClock
+    make_app: Callable[..., SandboxApp], clock: SandboxClock
 ) -> None:
     app = make_app(refresh_token_ttl=3600)
     token = app.issue_tokens("acct-1")
@@ -262,7 +262,7 @@ def test_admin_tokens_route_issues_usable_tokens(client: httpx.Client) -> None:
 
 
 def test_a_later_issue_from_another_process_is_not_reuse(
-    app: SandboxApp, client: httpx.Client, clock: ManualClock
+    app: SandboxApp, client: httpx.Client, clock: SandboxClock
 ) -> None:
     first = app.issue_tokens("acct-1")
     assert refresh(client, first["refresh_token"]).status_code == 200

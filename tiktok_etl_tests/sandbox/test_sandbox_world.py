@@ -8,7 +8,7 @@ import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from tiktok_etl.sandbox import ManualClock, SandboxWorld
+from tiktok_etl.sandbox import SandboxClock, SandboxWorld
 
 from . import helpers
 from .helpers import DAY, START, small_world, world_digest
@@ -34,7 +34,7 @@ def test_separate_processes_generate_identical_data() -> None:
 
 
 def test_only_records_created_by_now_are_visible() -> None:
-    clock = ManualClock(START)
+    clock = SandboxClock(START)
     sandbox = SandboxWorld(7, clock, history_days=60)
     today = START.date()
     before = sandbox.videos("acct-1", today)
@@ -66,7 +66,7 @@ def test_timestamps_sit_on_day_boundaries() -> None:
 
 
 def test_default_world_has_boundary_videos_across_accounts() -> None:
-    sandbox = SandboxWorld(7, ManualClock(START))
+    sandbox = SandboxWorld(7, SandboxClock(START))
     seconds = {
         video["create_time"] % 86_400
         for account in ("acct-1", "acct-2")
@@ -116,7 +116,7 @@ def test_comments_include_replies_and_comments_on_old_videos() -> None:
 
 
 def test_metrics_grow_as_time_passes() -> None:
-    clock = ManualClock(START)
+    clock = SandboxClock(START)
     sandbox = SandboxWorld(7, clock, history_days=60)
     window = (START - timedelta(days=3), START)
     before = {video["id"]: video for video in sandbox.videos("acct-1", *window)}
@@ -130,7 +130,7 @@ def test_metrics_grow_as_time_passes() -> None:
 
 
 def test_follower_count_grows_by_day() -> None:
-    clock = ManualClock(START)
+    clock = SandboxClock(START)
     sandbox = SandboxWorld(7, clock)
     before = sandbox.user("acct-1")["follower_count"]
     clock.advance(10 * 86_400)

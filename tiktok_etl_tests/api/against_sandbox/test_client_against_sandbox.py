@@ -53,9 +53,9 @@ from tiktok_etl.sandbox import (
     DISPLAY_SCOPES_ALL,
     FaultConfig,
     SandboxApp,
+    SandboxClock,
     SandboxServer,
 )
-from tiktok_etl.sandbox import ManualClock as SandboxClock
 
 from ..refreshing_provider import InMemoryTokenProvider
 from .helpers import (
