@@ -132,7 +132,7 @@ class ResearchWorld:
         if day < self.first_day:
             return []
         start = int(datetime.combine(day, time(), tzinfo=UTC).timestamp())
-        count = stable_int(self.seed, "research-count", day) % 9
+        count = 2 + stable_int(self.seed, "research-count", day) % 7
         videos = []
         for n in range(count):
             r = stable_int(self.seed, "research-video", day, n)

@@ -10,8 +10,8 @@ import sqlalchemy as sa
 
 from tiktok_etl.mentions.schema import MENTIONS
 from tiktok_etl.storage.db import make_engine
-from tiktok_etl.storage.research import RESEARCH_STATE_TABLES, RESEARCH_TABLES
 from tiktok_etl.storage.migrations import MIGRATIONS, migrate
+from tiktok_etl.storage.research import RESEARCH_STATE_TABLES, RESEARCH_TABLES
 from tiktok_etl.storage.tables import PARTITION_WRITES, RAW_TABLES, VIDEOS, TableSpec, col
 from tiktok_etl_tests.pg_fixtures import fresh_database
 
