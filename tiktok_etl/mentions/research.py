@@ -9,9 +9,9 @@ same as an owned video's comment. On top:
   storage key ``query.<key>`` (the partition), ``tenant_id``/``source_id`` from the query;
 - ``matched_keywords``: the query's positive terms the mention satisfies, written as in the
   query (``#acme``, ``@brand``, ``acme``), in query order. Hashtags compare with the video's
-  ``hashtag_names``, usernames with its author, words and phrases with the text under the
-  keyword rules of :mod:`tiktok_etl.mentions.keywords`. A comment only matches words and
-  hashtags written in its text.
+  ``hashtag_names`` (in a comment: ``#tag`` written in its text), usernames with the
+  video's author, words and phrases with the text under the keyword rules of
+  :mod:`tiktok_etl.mentions.keywords` (so ``acme`` also finds ``#acme`` in a text).
 
 One mention per ``(tenant_id, platform, external_id)``: a public video that is also an
 owned account's video keeps the account's row (richer metrics, the tenant's own content);
@@ -23,6 +23,7 @@ Pure functions: no Dagster, no SQL.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Iterator, Mapping
 from datetime import datetime
 from typing import Any
@@ -53,7 +54,12 @@ class TermMatcher:
     def __init__(self, query: ListeningQuery) -> None:
         self.terms: tuple[Term, ...] = query.positive_terms
         self._words = {
-            term: KeywordMatcher([term.text]) for term in self.terms if term.field != "username"
+            term: KeywordMatcher([term.text]) for term in self.terms if term.field == "keyword"
+        }
+        self._tags = {
+            term: re.compile(rf"(?<!\w)#{re.escape(fold(term.value))}(?!\w)")
+            for term in self.terms
+            if term.field == "hashtag_name"
         }
 
     def for_video(self, row: Row) -> list[str]:
@@ -63,7 +69,7 @@ class TermMatcher:
         found = []
         for term in self.terms:
             if term.field == "hashtag_name":
-                hit = fold(term.value) in hashtags or bool(self._words[term].match(text))
+                hit = fold(term.value) in hashtags
             elif term.field == "username":
                 hit = fold(term.value) == username
             else:
@@ -73,11 +79,19 @@ class TermMatcher:
         return found
 
     def for_text(self, text: str | None) -> list[str]:
-        return [
-            term.text
-            for term in self.terms
-            if term.field != "username" and self._words[term].match(text)
-        ]
+        """Terms written in a comment: words and phrases, and hashtags as ``#tag``."""
+        folded = fold(text or "")
+        found = []
+        for term in self.terms:
+            if term.field == "keyword":
+                hit = bool(self._words[term].match(text))
+            elif term.field == "hashtag_name":
+                hit = self._tags[term].search(folded) is not None
+            else:
+                hit = False
+            if hit:
+                found.append(term.text)
+        return found
 
 
 def _tagged(mention: Mention, query_key: str, matched: list[str]) -> Mention:
