@@ -8,8 +8,10 @@ connector's own query parser or client.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from datetime import UTC, date, datetime
+from pathlib import Path
 from typing import Any
 
 import dagster as dg
@@ -29,6 +31,7 @@ from tiktok_etl.storage.research import RESEARCH_COMMENTS, RESEARCH_VIDEOS
 from .conftest import NOW
 
 DAY = date(2026, 11, 9)
+README = Path(__file__).resolve().parents[2] / "README.md"
 PER_VIDEO = 30
 
 
@@ -145,6 +148,13 @@ def test_a_listening_querys_mentions_are_exactly_the_sandboxs_matches(
     meta = result.asset_materializations_for_node("tiktok_research_comments")[0].metadata
     assert meta["research_requests_used"].value == requests
     assert meta["research_records_used"].value == records
+    match = re.search(
+        r"<!-- query: postgres-listening -->\s*```sql\n(.*?)```", README.read_text(), re.S
+    )
+    assert match, "README.md lost its listening query"
+    with engine.connect() as conn:
+        summary = conn.execute(sa.text(match.group(1))).all()
+    assert [tuple(r) for r in summary] == [("acme", len(mentions), len(videos))]
     quota_line = run_cli("listen", "quota").output
     assert f"{requests}/1000 requests, {records}/100000 records (available)" in quota_line
 
