@@ -24,10 +24,10 @@ returned are counted against it afterwards. ``daily_quota_limit_exceeded`` raise
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
-from typing import Annotated, Any, Protocol
+from typing import Annotated, Any, Protocol, TypeVar
 
 import httpx
 from pydantic import BeforeValidator, Field
@@ -207,6 +207,20 @@ def split_window(
         windows.append((cursor, last))
         cursor = last + timedelta(days=1)
     return windows
+
+
+R = TypeVar("R")
+
+
+def _first_of_each(result: FetchResult[R], key: Callable[[R], str]) -> FetchResult[R]:
+    """``result`` with each record once (the first time it was listed)."""
+    seen: set[str] = set()
+    unique = []
+    for item in result.items:
+        if key(item) not in seen:
+            seen.add(key(item))
+            unique.append(item)
+    return FetchResult(items=unique, rejects=result.rejects, pages=result.pages)
 
 
 class ClientCredentials:
@@ -395,7 +409,9 @@ class ResearchClient:
             state["search_id"] = page.search_id
             return page
 
-        return iter_pages(fetch, label=VIDEO_QUERY, record_id=lambda video: video.id)
+        # no repeated-record check: a search may list a video on two pages; `videos` keeps
+        # the first (the cursor must still advance, or the read is incomplete)
+        return iter_pages(fetch, label=VIDEO_QUERY)
 
     def videos(
         self, query: Mapping[str, Any], start: date, end: date, max_count: int = MAX_COUNT
@@ -409,7 +425,7 @@ class ResearchClient:
                 return self.iter_video_pages(query, first, last, max_count)
 
             result.extend(collect_complete(read))
-        return result
+        return _first_of_each(result, lambda video: video.id)
 
     def comments_page(
         self, video_id: str, cursor: int = 0, max_count: int = MAX_COUNT
@@ -432,8 +448,9 @@ class ResearchClient:
                 offset = cursor or 0
                 return self.comments_page(video_id, offset, min(MAX_COUNT, limit - offset))
 
-            return iter_pages(fetch, cursor=0, label=COMMENT_LIST, record_id=lambda c: c.id)
+            return iter_pages(fetch, cursor=0, label=COMMENT_LIST)
 
-        return collect_complete(
+        result = collect_complete(
             read, stop_after=lambda page: page.cursor is not None and page.cursor >= limit
         )
+        return _first_of_each(result, lambda comment: comment.id)

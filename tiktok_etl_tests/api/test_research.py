@@ -297,3 +297,36 @@ def test_windows_longer_than_30_days_are_refused_for_a_single_page(
 ) -> None:
     with pytest.raises(ValueError, match="1 to 30 days"):
         client.query_videos_page({}, date(2026, 1, 1), date(2026, 1, 31))
+
+
+def test_a_video_listed_on_two_pages_is_kept_once(
+    api: respx.MockRouter, client: ResearchClient
+) -> None:
+    api.post(TOKEN).mock(return_value=token_ok())
+    day = date(2026, 3, 1)
+    api.post(QUERY).mock(
+        side_effect=[
+            display_ok({"videos": [video(1, day), video(2, day)], "cursor": 2,
+                        "has_more": True, "search_id": "s"}),
+            display_ok({"videos": [video(2, day), video(3, day)], "cursor": 4,
+                        "has_more": False, "search_id": "s"}),
+        ]
+    )  # fmt: skip
+    found = client.videos({"and": []}, day, day, max_count=2)
+    assert [v.id for v in found.items] == ["1", "2", "3"]
+
+
+def test_a_search_whose_cursor_stops_moving_is_incomplete_not_quietly_short(
+    api: respx.MockRouter, client: ResearchClient
+) -> None:
+    from tiktok_etl.api import IncompleteListing
+
+    api.post(TOKEN).mock(return_value=token_ok())
+    day = date(2026, 3, 1)
+    api.post(QUERY).mock(
+        return_value=display_ok(
+            {"videos": [video(1, day)], "cursor": 0, "has_more": True, "search_id": "s"}
+        )
+    )
+    with pytest.raises(IncompleteListing, match="did not advance"):
+        client.videos({"and": []}, day, day)
