@@ -16,7 +16,7 @@ written, so no partial day is presented as complete. Wiring only: the work is in
 
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import dagster as dg
@@ -225,3 +225,37 @@ def tiktok_listening_queries_sync_sensor(
 
 
 LISTENING_ASSETS = (tiktok_research_videos, tiktok_research_comments, tiktok_research_mentions)
+
+listening_job = dg.define_asset_job(
+    "tiktok_listening",
+    selection=dg.AssetSelection.assets(*LISTENING_ASSETS),
+    description="A listening query's public videos, their comments and mentions for one day.",
+)
+
+
+@dg.schedule(
+    job=listening_job,
+    cron_schedule="30 0 * * *",
+    execution_timezone="UTC",
+    description=(
+        "Once a day, yesterday's (now complete) partition of every listening query: one read "
+        "per query-day keeps the Research quota for backfills."
+    ),
+)
+def tiktok_listening_schedule(
+    context: dg.ScheduleEvaluationContext, tiktok: TikTokConnectorResource
+) -> Iterator[dg.RunRequest | dg.SkipReason]:
+    tick = context.scheduled_execution_time or datetime.now(UTC)
+    day = tick.astimezone(UTC).date() - timedelta(days=1)
+    queries = [q for q in Listening(tiktok.runtime).queries.list() if not _before_since(q, day)]
+    if not queries:
+        yield dg.SkipReason(
+            f"no listening query covers {day}; add one with `tiktok-etl listen add`"
+        )
+        return
+    for query in queries:
+        yield dg.RunRequest(
+            run_key=f"listening@{day.isoformat()}#{query.query_key}",
+            partition_key=dg.MultiPartitionKey({"query": query.query_key, "date": day.isoformat()}),
+            tags={"tiktok/schedule": "listening"},
+        )

@@ -68,9 +68,11 @@ def test_jobs_schedules_and_sensors_are_pinned() -> None:
     repo = _repo()
     assert {"tiktok_ingest", "tiktok_token_refresh"} <= set(repo.job_names)
     assert sorted(s.name for s in repo.schedule_defs) == [
+        "tiktok_listening_schedule",
         "tiktok_lookback_schedule",
         "tiktok_today_schedule",
     ]
+    assert "tiktok_listening" in repo.job_names
     assert sorted(s.name for s in repo.sensor_defs) == [
         "tiktok_accounts_sync_sensor",
         "tiktok_listening_queries_sync_sensor",

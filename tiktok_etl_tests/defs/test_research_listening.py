@@ -190,3 +190,29 @@ def test_listen_commands_validate_and_show_queries(run_cli: Callable[..., Any]) 
     assert "already exists" in dup.output
     run_cli("listen", "remove", "acme", "--yes")
     assert "no listening queries" in run_cli("listen", "list").output
+
+
+def test_the_daily_schedule_asks_for_yesterday_of_every_query_that_covers_it(
+    run_cli: Callable[..., Any],
+    instance: dg.DagsterInstance,
+    listen_env: dict[str, str],
+) -> None:
+    from tiktok_etl.defs.research import tiktok_listening_schedule
+
+    tick = datetime(2026, 11, 10, 0, 30, tzinfo=UTC)
+
+    def evaluate() -> list[Any]:
+        with dg.build_schedule_context(
+            instance=instance, scheduled_execution_time=tick,
+            resources={"tiktok": _resource(listen_env)},
+        ) as context:  # fmt: skip
+            return list(tiktok_listening_schedule(context))
+
+    (skip,) = evaluate()
+    assert isinstance(skip, dg.SkipReason)
+    run_cli("listen", "add", "acme", "--query", "#acme OR acme")
+    run_cli("listen", "add", "later", "--query", "acme", "--since", "2026-11-20")
+    requests = evaluate()
+    assert [r.partition_key for r in requests] == [
+        dg.MultiPartitionKey({"query": "acme", "date": "2026-11-09"})
+    ]
