@@ -8,6 +8,12 @@ from tiktok_etl.defs.accounts_sync import tiktok_accounts_sync_sensor
 from tiktok_etl.defs.assets import RAW_ASSETS
 from tiktok_etl.defs.jobs import ingest_job
 from tiktok_etl.defs.mentions import sl_mentions
+from tiktok_etl.defs.research import (
+    LISTENING_ASSETS,
+    listening_job,
+    tiktok_listening_queries_sync_sensor,
+    tiktok_listening_schedule,
+)
 from tiktok_etl.defs.resources import resource_from_environment
 from tiktok_etl.defs.resync import resync_job
 from tiktok_etl.defs.schedules import tiktok_lookback_schedule, tiktok_today_schedule
@@ -22,9 +28,13 @@ from tiktok_etl.settings import Settings
 Settings.from_env()
 
 defs = dg.Definitions(
-    assets=[*RAW_ASSETS, sl_mentions, tiktok_account_tokens],
-    jobs=[ingest_job, token_refresh_job, resync_job],
-    schedules=[tiktok_today_schedule, tiktok_lookback_schedule],
-    sensors=[tiktok_accounts_sync_sensor, tiktok_token_refresh_sensor],
+    assets=[*RAW_ASSETS, sl_mentions, tiktok_account_tokens, *LISTENING_ASSETS],
+    jobs=[ingest_job, token_refresh_job, resync_job, listening_job],
+    schedules=[tiktok_today_schedule, tiktok_lookback_schedule, tiktok_listening_schedule],
+    sensors=[
+        tiktok_accounts_sync_sensor,
+        tiktok_token_refresh_sensor,
+        tiktok_listening_queries_sync_sensor,
+    ],
     resources={"tiktok": resource_from_environment()},
 )

@@ -326,6 +326,45 @@ class Settings:
         parse=positive_int,
         default="8",
     )
+    research_client_key: str | None = setting(
+        "TIKTOK_ETL_RESEARCH_CLIENT_KEY",
+        "Research API client key (academic access); listening queries run only when it "
+        "and the secret are set, or in sandbox mode",
+        parse=verbatim,
+        unset="unset: listening is off",
+    )
+    research_client_secret: str | None = setting(
+        "TIKTOK_ETL_RESEARCH_CLIENT_SECRET",
+        "Research API client secret",
+        parse=verbatim,
+        unset="unset: listening is off",
+        secret=True,
+    )
+    research_api_base_url: str = setting(
+        "TIKTOK_ETL_RESEARCH_API_BASE_URL",
+        "Research API host",
+        parse=api_root,
+        default="https://open.tiktokapis.com",
+    )
+    research_daily_requests: int = setting(
+        "TIKTOK_ETL_RESEARCH_DAILY_REQUESTS",
+        "Research API requests per UTC day, shared by every process (TikTok's quota)",
+        parse=positive_int,
+        default="1000",
+    )
+    research_daily_records: int = setting(
+        "TIKTOK_ETL_RESEARCH_DAILY_RECORDS",
+        "Research API records (videos + comments returned) per UTC day, shared by every process",
+        parse=positive_int,
+        default="100000",
+    )
+    research_comments_per_video: int = setting(
+        "TIKTOK_ETL_RESEARCH_COMMENTS_PER_VIDEO",
+        "top comments read per matched video (TikTok serves at most 1,000; each 100 cost a "
+        "request)",
+        parse=positive_int,
+        default="100",
+    )
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:

@@ -145,6 +145,7 @@ def test_secrets_are_left_out_of_repr() -> None:
         "TIKTOK_ETL_DATABASE_URL",
         "TIKTOK_ETL_TOKEN_KEY",
         "TIKTOK_ETL_DAGSTER_PG_URL",
+        "TIKTOK_ETL_RESEARCH_CLIENT_SECRET",
     }
 
 

@@ -166,3 +166,34 @@ class IncompleteListing(TikTokError):
     def for_account(self, account: str) -> IncompleteListing:
         """The same error, naming the account whose listing it was."""
         return IncompleteListing(self.endpoint, self.reason, cursor=self.cursor, account=account)
+
+
+class ResearchQuotaExhausted(ApiError):
+    """The Research API's daily quota (requests or records) is spent until ``resets_at``.
+
+    Raised when TikTok answers ``daily_quota_limit_exceeded`` or when the connector's own
+    shared count says the day's budget is gone. It is not a throttle: retrying before the
+    reset (00:00 UTC) cannot succeed, so it is never retried and never transient.
+    """
+
+    def __init__(
+        self,
+        endpoint: str,
+        code: str,
+        message: str = "",
+        *,
+        resets_at: str,
+        method: str = "",
+        log_id: str | None = None,
+        http_status: int | None = None,
+    ) -> None:
+        self.resets_at = resets_at
+        super().__init__(
+            endpoint,
+            code,
+            f"{message + '; ' if message else ''}the daily Research API quota resets at "
+            f"{resets_at}",
+            method=method,
+            log_id=log_id,
+            http_status=http_status,
+        )

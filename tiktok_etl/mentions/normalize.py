@@ -181,6 +181,8 @@ def normalize_video(
         "ingested_at": now,
         "updated_at": now,
         "deleted_at": None,
+        "source_kind": "account",
+        "source_key": account.account_key,
     }
 
 
@@ -229,6 +231,8 @@ def normalize_comment(
         "ingested_at": now,
         "updated_at": now,
         "deleted_at": None,
+        "source_kind": "account",
+        "source_key": account.account_key,
     }
 
 

@@ -16,7 +16,7 @@ from typing import Any, Protocol, runtime_checkable
 
 import httpx
 
-from tiktok_etl.sandbox import admin, business, display, oauth
+from tiktok_etl.sandbox import admin, business, display, oauth, research
 from tiktok_etl.sandbox.clock import NowSource, as_utc
 from tiktok_etl.sandbox.context import (
     ApiFailure,
@@ -108,6 +108,7 @@ class SandboxApp:
         self._ids = itertools.count(1)
         self._faults_lock = threading.Lock()
         self.set_faults(faults or FaultConfig())
+        self.research = research.ResearchService(self.world.seed, self.clock)
         self._routes: dict[tuple[str, str], Route] = {
             (route.method, route.path): route for route in self._all_routes()
         }
@@ -118,6 +119,7 @@ class SandboxApp:
         yield from oauth.routes(self.business_prefix)
         yield from business.routes(self.business_prefix)
         yield from admin.routes(self.set_faults)
+        yield from self.research.routes()  # after oauth: it takes over /v2/oauth/token/
 
     @property
     def faults(self) -> FaultConfig:

@@ -39,7 +39,7 @@ from tiktok_etl.storage.partitions import Bind, in_transaction, lock_partition
 from tiktok_etl.storage.tables import Column
 
 # the staging shape: columns the store fills in itself may be left out of rows
-_STORE_FILLED = {"status", "ingested_at", "updated_at"}
+_STORE_FILLED = {"status", "ingested_at", "updated_at", "source_kind", "source_key"}
 MENTIONS_TABLE = replace(
     schema.MENTIONS,
     columns=tuple(
@@ -226,9 +226,20 @@ def _duplicate_error(cursor: psycopg.Cursor[Any], account_key: str, day: date) -
     )
 
 
-def _build_upsert_sql() -> sql.Composed:
+# a listening query never takes a live mention from an owned account or another query: see
+# tiktok_etl.mentions.research (an owned account's upsert always takes it over)
+_QUERY_MAY_UPDATE = sql.SQL(
+    " WHERE t.deleted_at IS NOT NULL OR (t.source_kind = 'query' "
+    "AND t.source_key = EXCLUDED.source_key)"
+)
+
+
+def _build_upsert_sql(only_if: sql.Composable | None = None) -> sql.Composed:
     names = schema.COLUMN_NAMES
     selected = {n: sql.SQL("s.{}").format(sql.Identifier(n)) for n in names} | {
+        # rows normalized before sources existed are an account's
+        "source_kind": sql.SQL("coalesce(s.source_kind, 'account')"),
+        "source_key": sql.SQL("coalesce(s.source_key, s.account_key)"),
         "status": sql.SQL("coalesce(s.status, 'new')"),
         "ingested_at": sql.SQL("coalesce(s.ingested_at, now())"),
         "updated_at": sql.SQL("coalesce(s.updated_at, now())"),
@@ -242,7 +253,7 @@ def _build_upsert_sql() -> sql.Composed:
     return sql.SQL(
         "WITH upserted AS ("
         "INSERT INTO {target} AS t ({columns}) SELECT {selected} FROM {staging} AS s "
-        "ON CONFLICT ({key}) DO UPDATE SET {refreshed} "
+        "ON CONFLICT ({key}) DO UPDATE SET {refreshed}{only_if} "
         "RETURNING (t.xmax = 0) AS inserted) "
         "SELECT count(*) FILTER (WHERE inserted), count(*) FILTER (WHERE NOT inserted) "
         "FROM upserted"
@@ -253,11 +264,13 @@ def _build_upsert_sql() -> sql.Composed:
         staging=_STAGING,
         key=sql.SQL(", ").join(sql.Identifier(k) for k in schema.KEY_COLUMNS),
         refreshed=sql.SQL(", ").join(refreshed),
+        only_if=only_if or sql.SQL(""),
     )
 
 
 # counts (inserted, updated): xmax is 0 on a row version this statement inserted
 _UPSERT_SQL = _build_upsert_sql()
+_QUERY_UPSERT_SQL = _build_upsert_sql(_QUERY_MAY_UPDATE)
 
 _RESTORED_SQL = sql.SQL(
     "SELECT count(*) FROM {target} AS t JOIN {staging} AS s "
@@ -276,7 +289,14 @@ _SOFT_DELETE_SQL = sql.SQL(
 ).format(target=_TARGET, staging=_STAGING)
 
 
-def upsert_mentions(bind: Bind, account_key: str, day: date, rows: Iterable[Any]) -> UpsertResult:
+def upsert_mentions(
+    bind: Bind,
+    account_key: str,
+    day: date,
+    rows: Iterable[Any],
+    *,
+    source_kind: str = "account",
+) -> UpsertResult:
     """Make ``rows`` the live mentions of partition ``account_key|day``.
 
     ``rows`` is an iterable of mention mappings or of batches of them (the generator from
@@ -287,7 +307,10 @@ def upsert_mentions(bind: Bind, account_key: str, day: date, rows: Iterable[Any]
     ``status`` and ``ingested_at``, and are restored if soft-deleted. The partition's
     other live TikTok mentions are soft-deleted, so an empty ``rows`` soft-deletes the
     whole partition. Given a Connection, the write joins the caller's transaction.
+    ``source_kind="query"`` (a listening query's partition) leaves alone the live mentions
+    another source holds.
     """
+    upsert = _QUERY_UPSERT_SQL if source_kind == "query" else _UPSERT_SQL
     with in_transaction(bind) as conn:
         lock_partition(conn, schema.TABLE_NAME, account_key, day)
         cursor = driver_connection(conn).cursor()
@@ -301,7 +324,7 @@ def upsert_mentions(bind: Bind, account_key: str, day: date, rows: Iterable[Any]
             # keeps the transaction usable to find the key and report it
             cursor.execute("SAVEPOINT sl_mentions_upsert")
             try:
-                cursor.execute(_UPSERT_SQL)
+                cursor.execute(upsert)
             except psycopg.errors.CardinalityViolation:
                 cursor.execute("ROLLBACK TO SAVEPOINT sl_mentions_upsert")
                 raise _duplicate_error(cursor, account_key, day) from None

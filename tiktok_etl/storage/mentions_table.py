@@ -67,6 +67,12 @@ MENTION_COLUMNS: tuple[Column, ...] = (
     col("deleted_at", "timestamptz",
         "set when a re-read partition no longer has the mention; null again if it returns",
         owner="store"),
+    col("source_kind", "text",
+        "where the mention came from: `account` (an owned account's video or comment) or "
+        "`query` (a Research API listening query)", nullable=False),
+    col("source_key", "text",
+        "the account key or the listening query key; an owned account's video that a query "
+        "also matches stays `account`", nullable=False),
 )  # fmt: skip
 
 COLUMN_NAMES: tuple[str, ...] = tuple(c.name for c in MENTION_COLUMNS)

@@ -116,7 +116,13 @@ def write_partition_copies(
 
 
 def write_mention_copies(
-    engine: sa.Engine, parquet_root: str, account_key: str, day: date, mentions: Iterable[Any]
+    engine: sa.Engine,
+    parquet_root: str,
+    account_key: str,
+    day: date,
+    mentions: Iterable[Any],
+    *,
+    source_kind: str = "account",
 ) -> MentionCopiesWritten:
     """Upsert the partition's mentions (see
     :func:`~tiktok_etl.storage.mentions_store.upsert_mentions`), then export what the
@@ -124,7 +130,7 @@ def write_mention_copies(
     write_id = new_write_id()
     with engine.begin() as conn:
         # takes the partition's lock, held until the commit below
-        upserted = upsert_mentions(conn, account_key, day, mentions)
+        upserted = upsert_mentions(conn, account_key, day, mentions, source_kind=source_kind)
         rows = count_partition(conn, MENTIONS_TABLE, account_key, day)
         record_write(conn, MENTIONS_TABLE.name, account_key, day, write_id, rows)
         path = write_parquet_batches(

@@ -17,6 +17,9 @@ ASSETS = [
     "sl_mentions",
     "tiktok_account_tokens",
     "tiktok_comments",
+    "tiktok_research_comments",
+    "tiktok_research_mentions",
+    "tiktok_research_videos",
     "tiktok_users",
     "tiktok_videos",
 ]
@@ -65,11 +68,14 @@ def test_jobs_schedules_and_sensors_are_pinned() -> None:
     repo = _repo()
     assert {"tiktok_ingest", "tiktok_token_refresh"} <= set(repo.job_names)
     assert sorted(s.name for s in repo.schedule_defs) == [
+        "tiktok_listening_schedule",
         "tiktok_lookback_schedule",
         "tiktok_today_schedule",
     ]
+    assert "tiktok_listening" in repo.job_names
     assert sorted(s.name for s in repo.sensor_defs) == [
         "tiktok_accounts_sync_sensor",
+        "tiktok_listening_queries_sync_sensor",
         "tiktok_token_refresh_sensor",
     ]
 
@@ -148,3 +154,17 @@ def test_invalid_configuration_fails_at_load_naming_the_variable() -> None:
     )
     assert result.returncode != 0
     assert "TIKTOK_ETL_RATE_LIMIT_PER_MINUTE" in result.stderr
+
+
+LISTENING = ["tiktok_research_comments", "tiktok_research_mentions", "tiktok_research_videos"]
+
+
+def test_listening_assets_are_partitioned_by_query_and_day() -> None:
+    graph = _repo().asset_graph
+    for name in LISTENING:
+        partitions = graph.get(dg.AssetKey(name)).partitions_def
+        assert isinstance(partitions, dg.MultiPartitionsDefinition)
+        assert sorted(d.name for d in partitions.partitions_defs) == ["date", "query"]
+    for name in ("tiktok_research_comments", "tiktok_research_videos"):
+        assert graph.get(dg.AssetKey(name)).pools == {"tiktok_api"}
+    assert graph.get(dg.AssetKey("tiktok_research_mentions")).pools == set()

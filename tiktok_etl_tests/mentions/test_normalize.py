@@ -74,6 +74,8 @@ def test_display_video_maps_every_column() -> None:
         "ingested_at": NOW,
         "updated_at": NOW,
         "deleted_at": None,
+        "source_kind": "account",
+        "source_key": "acme",
     }
     assert tuple(mention) == COLUMN_NAMES
 
@@ -114,6 +116,8 @@ def test_business_video_maps_every_column() -> None:
         "ingested_at": NOW,
         "updated_at": NOW,
         "deleted_at": None,
+        "source_kind": "account",
+        "source_key": "acme",
     }
 
 
@@ -153,6 +157,8 @@ def test_business_comment_maps_every_column() -> None:
         "ingested_at": NOW,
         "updated_at": NOW,
         "deleted_at": None,
+        "source_kind": "account",
+        "source_key": "acme",
     }
 
 

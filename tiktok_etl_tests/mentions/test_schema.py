@@ -31,7 +31,7 @@ SEED_COLUMNS = [
 ]  # fmt: skip
 WAREHOUSE_COLUMNS = [
     "parent_external_id", "matched_keywords", "engagement_rate", "account_key", "date",
-    "ingested_at", "updated_at", "deleted_at",
+    "ingested_at", "updated_at", "deleted_at", "source_kind", "source_key",
 ]  # fmt: skip
 
 
@@ -51,8 +51,16 @@ def test_status_is_the_only_workflow_column_and_never_refreshed() -> None:
 
 def test_the_migration_declares_every_column_with_its_type_and_nullability() -> None:
     (text,) = (m.sql for m in MIGRATIONS if m.version == "0005_sl_mentions")
+    (later,) = (m.sql for m in MIGRATIONS if m.version == "0011_research")
     for c in MENTION_COLUMNS:
         line = re.search(rf'^\s+"{c.name}" ([^,\n]+)', text, re.MULTILINE)
+        if line is None:  # a column added later: ADD COLUMN, then maybe SET NOT NULL
+            added = re.search(rf'ADD COLUMN IF NOT EXISTS "{c.name}" ([^;\n]+)', later)
+            assert added is not None, c.name
+            assert added.group(1).startswith(c.pg_type)
+            set_later = f'ALTER COLUMN "{c.name}" SET NOT NULL' in later
+            assert ("NOT NULL" in added.group(1) or set_later) is (not c.nullable)
+            continue
         assert line is not None, c.name
         assert line.group(1).startswith(c.pg_type)
         assert ("NOT NULL" in line.group(1)) is (not c.nullable)
