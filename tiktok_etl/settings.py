@@ -326,6 +326,12 @@ class Settings:
         parse=positive_int,
         default="8",
     )
+    metrics_max_age_days: int = setting(
+        "TIKTOK_ETL_METRICS_MAX_AGE_DAYS",
+        "videos younger than this many days get a daily `tiktok_video_metrics` snapshot",
+        parse=positive_int,
+        default="90",
+    )
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:

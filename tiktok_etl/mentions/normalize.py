@@ -181,6 +181,7 @@ def normalize_video(
         "ingested_at": now,
         "updated_at": now,
         "deleted_at": None,
+        "metrics_as_of": row.get("fetched_at"),
     }
 
 
@@ -229,6 +230,7 @@ def normalize_comment(
         "ingested_at": now,
         "updated_at": now,
         "deleted_at": None,
+        "metrics_as_of": row.get("fetched_at"),
     }
 
 
