@@ -7,7 +7,6 @@ is what was observed while D was today: materializing another day observes nothi
 the partition as it is and says so in the metadata (see :mod:`tiktok_etl.ingest.metrics`).
 """
 
-
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime
