@@ -74,6 +74,7 @@ def test_display_video_maps_every_column() -> None:
         "ingested_at": NOW,
         "updated_at": NOW,
         "deleted_at": None,
+        "metrics_as_of": row["fetched_at"],
     }
     assert tuple(mention) == COLUMN_NAMES
 
@@ -114,6 +115,7 @@ def test_business_video_maps_every_column() -> None:
         "ingested_at": NOW,
         "updated_at": NOW,
         "deleted_at": None,
+        "metrics_as_of": row["fetched_at"],
     }
 
 
@@ -153,6 +155,7 @@ def test_business_comment_maps_every_column() -> None:
         "ingested_at": NOW,
         "updated_at": NOW,
         "deleted_at": None,
+        "metrics_as_of": row["fetched_at"],
     }
 
 

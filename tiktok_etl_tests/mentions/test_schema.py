@@ -31,8 +31,10 @@ SEED_COLUMNS = [
 ]  # fmt: skip
 WAREHOUSE_COLUMNS = [
     "parent_external_id", "matched_keywords", "engagement_rate", "account_key", "date",
-    "ingested_at", "updated_at", "deleted_at",
+    "ingested_at", "updated_at", "deleted_at", "metrics_as_of",
 ]  # fmt: skip
+# columns added after 0005_sl_mentions, and the migration that adds each
+ADDED_LATER = {"metrics_as_of": "0010_metrics_history"}
 
 
 def test_columns_are_the_seed_columns_then_the_warehouse_columns() -> None:
@@ -51,7 +53,13 @@ def test_status_is_the_only_workflow_column_and_never_refreshed() -> None:
 
 def test_the_migration_declares_every_column_with_its_type_and_nullability() -> None:
     (text,) = (m.sql for m in MIGRATIONS if m.version == "0005_sl_mentions")
+    for name, version in ADDED_LATER.items():
+        (later,) = (m.sql for m in MIGRATIONS if m.version == version)
+        column = next(c for c in MENTION_COLUMNS if c.name == name)
+        assert f"ALTER TABLE sl_mentions ADD COLUMN IF NOT EXISTS {name} {column.pg_type}" in later
     for c in MENTION_COLUMNS:
+        if c.name in ADDED_LATER:
+            continue
         line = re.search(rf'^\s+"{c.name}" ([^,\n]+)', text, re.MULTILINE)
         assert line is not None, c.name
         assert line.group(1).startswith(c.pg_type)
