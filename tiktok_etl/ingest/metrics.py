@@ -160,7 +160,10 @@ def _share(value: Any) -> float:
     if isinstance(value, bool):
         raise ValueError("percentage must be a number")
     if isinstance(value, str):
-        value = float(value.strip())
+        try:
+            value = float(value.strip())
+        except ValueError:
+            raise ValueError("percentage must be a number") from None
     if not isinstance(value, int | float):
         raise ValueError("percentage must be a number")
     share = float(value)

@@ -15,13 +15,17 @@ import sqlalchemy as sa
 
 from tiktok_etl.defs import assets as raw_assets
 from tiktok_etl.defs.assets import RAW_ASSETS
+from tiktok_etl.defs.batch import batch_run_config
+from tiktok_etl.defs.jobs import batch_job
 from tiktok_etl.defs.mentions import sl_mentions
 from tiktok_etl.defs.metrics import METRICS_ASSETS
+from tiktok_etl.defs.partitions import AccountDay
 from tiktok_etl.defs.resources import TikTokConnectorResource
 from tiktok_etl.ingest import metrics as observed
-from tiktok_etl.sandbox import SandboxApp, SandboxClock
+from tiktok_etl.sandbox import SandboxApp, SandboxClock, records
 from tiktok_etl.storage.mentions_store import MENTIONS_TABLE, read_mentions
 from tiktok_etl.storage.parquet import read_parquet_partition
+from tiktok_etl.storage.rejects import read_rejects
 
 from .conftest import materialize
 
@@ -278,3 +282,115 @@ def test_readme_metrics_queries_run_and_duckdb_agrees_with_postgres(
     )[0]["v"]
     # the shares of each video add up to about one, so the countries add up to the views
     assert sum(float(c[1]) for c in countries) == pytest.approx(float(latest), rel=0.02)
+
+
+@pytest.mark.usefixtures("observe_on_sandbox_time")
+def test_malformed_breakdown_entries_go_to_rejects_and_the_partition_lands(
+    add_account: Callable[..., None],
+    instance: dg.DagsterInstance,
+    resource: TikTokConnectorResource,
+    engine: sa.Engine,
+    sandbox_clock: SandboxClock,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    served = [{"country": "US", "percentage": 0.7}, {"country": None, "percentage": 0.2}, "junk"]
+    monkeypatch.setitem(records._BUSINESS_VIDEO, "audience_countries", lambda v: served)
+    add_account("brand", "business", OPEN_ID)
+    today = _today(sandbox_clock)
+    assert materialize(instance, resource, "brand", today.isoformat(), METRICS_ASSETS).success
+    videos = _rows(engine, "SELECT video_id FROM tiktok_video_metrics")
+    countries = _rows(
+        engine,
+        "SELECT DISTINCT key FROM tiktok_video_breakdowns WHERE dimension = 'audience_countries'",
+    )
+    assert videos and countries == [{"key": "US"}]
+    rejects = read_rejects(engine, "tiktok_video_breakdowns", "brand", today)
+    assert len(rejects) == 2 * len(videos)
+    assert {r.reason for r in rejects} == {
+        "country must be a non-empty string",
+        "entry is not an object",
+    }
+
+
+@pytest.mark.usefixtures("observe_on_sandbox_time")
+def test_display_accounts_get_snapshots_and_daily_profile_counts(
+    add_account: Callable[..., None],
+    instance: dg.DagsterInstance,
+    resource: TikTokConnectorResource,
+    engine: sa.Engine,
+    sandbox_app: SandboxApp,
+    sandbox_clock: SandboxClock,
+) -> None:
+    add_account("creator", "display", "creator-open-id")
+    days = []
+    for _ in range(2):
+        today = _today(sandbox_clock)
+        days.append(today)
+        user = sandbox_app.world.user("creator-open-id")
+        now = sandbox_clock()
+        served = {
+            v["id"]: v
+            for v in sandbox_app.world.videos(
+                "creator-open-id", now - timedelta(days=90), now + timedelta(seconds=1)
+            )
+        }
+        assert materialize(instance, resource, "creator", today.isoformat(), METRICS_ASSETS).success
+        account = _rows(engine, "SELECT * FROM tiktok_account_metrics WHERE date = :d", d=today)
+        assert len(account) == 1
+        assert (account[0]["followers_count"], account[0]["likes_count"]) == (
+            user["follower_count"],
+            user["likes_count"],
+        )
+        assert (account[0]["following_count"], account[0]["video_count"]) == (
+            user["following_count"],
+            user["video_count"],
+        )
+        assert account[0]["profile_views"] is None and account[0]["api"] == "display"
+        snapshot = _rows(engine, "SELECT * FROM tiktok_video_metrics WHERE date = :d", d=today)
+        assert {r["video_id"]: r["view_count"] for r in snapshot} == {
+            k: v["view_count"] for k, v in served.items()
+        }
+        assert all(r["reach"] is None for r in snapshot)
+        sandbox_clock.advance(86_400)
+    assert [
+        r["date"] for r in _rows(engine, "SELECT date FROM tiktok_account_metrics ORDER BY 1")
+    ] == days
+
+
+@pytest.mark.usefixtures("observe_on_sandbox_time", "raw_on_sandbox_time")
+def test_the_batch_records_todays_metrics_and_skips_days_it_cannot_observe(
+    add_account: Callable[..., None],
+    instance: dg.DagsterInstance,
+    resource: TikTokConnectorResource,
+    engine: sa.Engine,
+    sandbox_clock: SandboxClock,
+) -> None:
+    add_account("brand", "business", OPEN_ID)
+    today = _today(sandbox_clock)
+    yesterday = today - timedelta(days=1)
+    partitions = [
+        AccountDay("brand", today.isoformat()),
+        AccountDay("brand", yesterday.isoformat()),
+    ]
+    result = batch_job.execute_in_process(
+        run_config=batch_run_config(partitions),
+        instance=instance,
+        resources={"tiktok": resource},
+        raise_on_error=False,
+    )
+    assert result.success
+    for asset in ("tiktok_video_metrics", "tiktok_account_metrics"):
+        assert _latest_materialization(instance, asset, f"brand|{today.isoformat()}") is not None
+        assert _latest_materialization(instance, asset, f"brand|{yesterday.isoformat()}") is None
+    snapshot = _rows(engine, "SELECT * FROM tiktok_video_metrics")
+    assert snapshot and {r["date"] for r in snapshot} == {today}
+    # the batch read the listing for the comments already; the snapshot reused it
+    event = _latest_materialization(instance, "tiktok_video_metrics", f"brand|{today.isoformat()}")
+    assert event.metadata["api_requests"].value == 0
+    refreshed = _rows(
+        engine,
+        "SELECT m.metrics_as_of, m.views_count, v.observed_at, v.view_count "
+        "FROM sl_mentions AS m JOIN tiktok_video_metrics AS v ON v.video_id = m.external_id",
+    )
+    assert refreshed and all(r["metrics_as_of"] == r["observed_at"] for r in refreshed)
+    assert all(r["views_count"] == r["view_count"] for r in refreshed)
