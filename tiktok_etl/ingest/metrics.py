@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from tiktok_etl.api import BusinessVideo, DisplayVideo, RejectedRecord
+from tiktok_etl.api import BusinessVideo, DisplayVideo, IncompleteListing, RejectedRecord
 from tiktok_etl.api.redaction import redact
 from tiktok_etl.ingest.sources import AccountSource
 from tiktok_etl.storage.metrics_tables import ACCOUNT_METRICS, VIDEO_METRICS
@@ -91,7 +91,19 @@ class VideoSnapshot:
 def fetch_video_snapshot(
     source: AccountSource, day: date, now: datetime, max_age_days: int
 ) -> VideoSnapshot:
-    """Every video posted in the last ``max_age_days`` days, with its metrics at ``now``."""
+    """Every video posted in the last ``max_age_days`` days, with its metrics at ``now``.
+
+    A listing that cannot be read to its end raises `IncompleteListing` (naming the
+    account): a snapshot silently missing videos would read as a drop in the history."""
+    try:
+        return _fetch_video_snapshot(source, day, now, max_age_days)
+    except IncompleteListing as exc:
+        raise exc.for_account(source.account.account_key) from exc
+
+
+def _fetch_video_snapshot(
+    source: AccountSource, day: date, now: datetime, max_age_days: int
+) -> VideoSnapshot:
     reason = not_observable(day, now)
     if reason is not None:
         return VideoSnapshot(observed=False, notes={"snapshot": reason})
