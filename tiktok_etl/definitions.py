@@ -8,6 +8,7 @@ from tiktok_etl.defs.accounts_sync import tiktok_accounts_sync_sensor
 from tiktok_etl.defs.assets import RAW_ASSETS
 from tiktok_etl.defs.jobs import ingest_job
 from tiktok_etl.defs.mentions import sl_mentions
+from tiktok_etl.defs.metrics import METRICS_ASSETS
 from tiktok_etl.defs.research import (
     LISTENING_ASSETS,
     listening_job,
@@ -28,7 +29,7 @@ from tiktok_etl.settings import Settings
 Settings.from_env()
 
 defs = dg.Definitions(
-    assets=[*RAW_ASSETS, sl_mentions, tiktok_account_tokens, *LISTENING_ASSETS],
+    assets=[*RAW_ASSETS, sl_mentions, *METRICS_ASSETS, tiktok_account_tokens, *LISTENING_ASSETS],
     jobs=[ingest_job, token_refresh_job, resync_job, listening_job],
     schedules=[tiktok_today_schedule, tiktok_lookback_schedule, tiktok_listening_schedule],
     sensors=[

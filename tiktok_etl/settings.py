@@ -326,6 +326,12 @@ class Settings:
         parse=positive_int,
         default="8",
     )
+    metrics_max_age_days: int = setting(
+        "TIKTOK_ETL_METRICS_MAX_AGE_DAYS",
+        "videos younger than this many days get a daily `tiktok_video_metrics` snapshot",
+        parse=positive_int,
+        default="90",
+    )
     research_client_key: str | None = setting(
         "TIKTOK_ETL_RESEARCH_CLIENT_KEY",
         "Research API client key (academic access); listening queries run only when it "

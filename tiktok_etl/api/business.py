@@ -17,7 +17,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 from tiktok_etl.api.bearer import TokenProvider
@@ -118,12 +118,25 @@ class BusinessClient:
 
     # profile
 
-    def get_profile(self, fields: Sequence[str] | None = None) -> BusinessUser:
-        """The account's profile (and `metrics` when asked for and within TikTok's ~60 days)."""
+    def get_profile(
+        self,
+        fields: Sequence[str] | None = None,
+        *,
+        start_date: date | None = None,
+        end_date: date | None = None,
+    ) -> BusinessUser:
+        """The account's profile (and `metrics` when asked for and within TikTok's ~60 days).
+
+        `start_date` and `end_date` (inclusive UTC days, sent as `YYYY-MM-DD`) bound the
+        daily `metrics`; TikTok keeps about 60 days of them."""
         params = {
             "business_id": self.business_id,
             "fields": fields_param(fields if fields is not None else self.profile_fields),
         }
+        if start_date is not None:
+            params["start_date"] = start_date.isoformat()
+        if end_date is not None:
+            params["end_date"] = end_date.isoformat()
         data = self._session.call("GET", PROFILE, params=params)
         return self._session.record(
             "GET",

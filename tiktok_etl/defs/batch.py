@@ -48,8 +48,10 @@ from tiktok_etl.defs.assets import (
 )
 from tiktok_etl.defs.checks import CheckTarget
 from tiktok_etl.defs.mentions import normalize_one, sl_mentions
+from tiktok_etl.defs.metrics import METRIC_STEPS, metrics_metadata
 from tiktok_etl.defs.partitions import AccountDay
 from tiktok_etl.defs.resources import TikTokConnectorResource
+from tiktok_etl.ingest import metrics as observed_metrics
 from tiktok_etl.runtime import Connector, Services
 from tiktok_etl.storage.mentions_store import MENTIONS_TABLE
 
@@ -197,15 +199,41 @@ def _ingest_partition(
             "%s %s: %d rows, %d rejected", target.spec.name, key, write.rows, write.rejected
         )
         yield from _recorded(context, asset_key, key, metadata, write.checks)
-    if (MENTIONS_KEY, key) in landed:
-        return
-    try:
-        write, result = normalize_one(services, ad)
-    except Exception as exc:
-        raise _AssetFailed(MENTIONS_KEY, exc) from exc
-    metadata = partition_metadata(MENTIONS_TABLE, [write])
-    metadata.update(asdict(result))
-    yield from _recorded(context, MENTIONS_KEY, key, metadata, write.checks)
+    if (MENTIONS_KEY, key) not in landed:
+        try:
+            write, result = normalize_one(services, ad)
+        except Exception as exc:
+            raise _AssetFailed(MENTIONS_KEY, exc) from exc
+        metadata = partition_metadata(MENTIONS_TABLE, [write])
+        metadata.update(asdict(result))
+        yield from _recorded(context, MENTIONS_KEY, key, metadata, write.checks)
+    yield from _metrics_of_partition(context, services, connector, ad, landed)
+
+
+def _metrics_of_partition(
+    context: dg.OpExecutionContext,
+    services: Services,
+    connector: Connector,
+    ad: AccountDay,
+    landed: set[tuple[dg.AssetKey, str]],
+) -> Iterator[Event]:
+    """The metric-history assets, after sl_mentions so a snapshot refreshes it. A day that
+    cannot be observed (any day but today) records no materialization: nothing changed."""
+    key = str(ad.partition_key)
+    for asset_key, spec, step in METRIC_STEPS:
+        if (asset_key, key) in landed:
+            continue
+        before = connector.transport.stats.snapshot()
+        try:
+            write = step(services, connector, ad, observed_metrics.observation_time())
+        except Exception as exc:
+            raise _AssetFailed(asset_key, exc) from exc
+        if not write.observed:
+            continue
+        metadata = metrics_metadata(spec, [write])
+        metadata.update(_api_delta(before, connector.transport.stats.snapshot()))
+        context.log.info("%s %s: %d rows, %d rejected", spec.name, key, write.rows, write.rejected)
+        yield from _recorded(context, asset_key, key, metadata, [])
 
 
 class _AssetFailed(Exception):
@@ -222,8 +250,9 @@ class _AssetFailed(Exception):
     retry_policy=API_RETRY,
     description=(
         "Materializes the listed account-day partitions of tiktok_users, tiktok_videos, "
-        "tiktok_comments and sl_mentions, each partition with its own materialization and "
-        "checks. A failing partition does not stop the others."
+        "tiktok_comments and sl_mentions (and, for today, tiktok_video_metrics and "
+        "tiktok_account_metrics), each partition with its own materialization and checks. "
+        "A failing partition does not stop the others."
     ),
 )
 def tiktok_batch_ingest(

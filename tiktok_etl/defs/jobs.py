@@ -7,11 +7,15 @@ import dagster as dg
 from tiktok_etl.defs.assets import RAW_ASSETS
 from tiktok_etl.defs.batch import tiktok_batch_ingest
 from tiktok_etl.defs.mentions import sl_mentions
+from tiktok_etl.defs.metrics import METRICS_ASSETS
 
 ingest_job = dg.define_asset_job(
     "tiktok_ingest",
-    selection=dg.AssetSelection.assets(*RAW_ASSETS, sl_mentions),
-    description="Users, videos, comments and their sl_mentions for one account and UTC day.",
+    selection=dg.AssetSelection.assets(*RAW_ASSETS, sl_mentions, *METRICS_ASSETS),
+    description=(
+        "Users, videos, comments, their sl_mentions and the metric history for one account "
+        "and UTC day."
+    ),
 )
 
 

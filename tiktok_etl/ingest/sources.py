@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from tiktok_etl.api import BusinessClient, BusinessVideo, DisplayClient, FetchResult
+from tiktok_etl.api.windows import in_window
 from tiktok_etl.storage.accounts import Account
 
 
@@ -29,3 +30,16 @@ class AccountSource:
             self.listed_at = datetime.now(UTC)
             self._listing = self.business.iter_all_videos()
         return self._listing
+
+    def business_videos_since(self, since: datetime, until: datetime) -> FetchResult[BusinessVideo]:
+        """A Business account's videos with ``since <= create_time < until``: from the step's
+        whole listing when another asset already read it (no request at all), else read
+        newest first with early stop at ``since``."""
+        assert self.business is not None
+        if self._listing is None:
+            return self.business.videos_created_between(since, until)
+        return FetchResult(
+            items=[v for v in self._listing.items if in_window(v.create_time, since, until)],
+            rejects=list(self._listing.rejects),
+            pages=0,
+        )

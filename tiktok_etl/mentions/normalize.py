@@ -181,6 +181,7 @@ def normalize_video(
         "ingested_at": now,
         "updated_at": now,
         "deleted_at": None,
+        "metrics_as_of": row.get("fetched_at"),
         "source_kind": "account",
         "source_key": account.account_key,
     }
@@ -231,6 +232,7 @@ def normalize_comment(
         "ingested_at": now,
         "updated_at": now,
         "deleted_at": None,
+        "metrics_as_of": row.get("fetched_at"),
         "source_kind": "account",
         "source_key": account.account_key,
     }

@@ -25,6 +25,12 @@ from tiktok_etl.storage.checks import PartitionCounts, partition_counts
 from tiktok_etl.storage.comment_cache import CommentCache
 from tiktok_etl.storage.lookups import video_share_urls
 from tiktok_etl.storage.mentions_store import UpsertResult
+from tiktok_etl.storage.metrics_copies import (
+    AccountDaysWritten,
+    SnapshotWritten,
+    write_account_days,
+    write_video_snapshot,
+)
 from tiktok_etl.storage.partition_copies import write_mention_copies, write_partition_copies
 from tiktok_etl.storage.partitions import read_partition
 from tiktok_etl.storage.rejects import RejectInput
@@ -106,6 +112,44 @@ class MentionsWriter:
 
 
 @dataclass(frozen=True)
+class MetricsWriter:
+    """Writes the metric-history tables (see :mod:`tiktok_etl.storage.metrics_copies`)."""
+
+    engine: sa.Engine = field(repr=False)
+    parquet_root: str
+
+    def snapshot(
+        self,
+        account_key: str,
+        day: date,
+        *,
+        metrics: Sequence[Mapping[str, Any]],
+        breakdowns: Sequence[Mapping[str, Any]],
+        rejects: Sequence[RejectInput],
+        breakdown_rejects: Sequence[RejectInput],
+    ) -> SnapshotWritten:
+        return write_video_snapshot(
+            self.engine,
+            self.parquet_root,
+            account_key,
+            day,
+            metrics=metrics,
+            breakdowns=breakdowns,
+            rejects=rejects,
+            breakdown_rejects=breakdown_rejects,
+        )
+
+    def account_days(
+        self,
+        account_key: str,
+        day: date,
+        rows: Mapping[date, Mapping[str, Any]],
+        rejects: Sequence[RejectInput],
+    ) -> AccountDaysWritten:
+        return write_account_days(self.engine, self.parquet_root, account_key, day, rows, rejects)
+
+
+@dataclass(frozen=True)
 class PartitionChecker:
     """Counts what one partition holds, in PostgreSQL and in its Parquet file."""
 
@@ -147,6 +191,8 @@ class Services:
     comment_workers: int
     lookback_days: int
     _runtime: Runtime = field(repr=False)
+    metrics_writer: MetricsWriter
+    metrics_max_age_days: int
 
     @classmethod
     def of(cls, runtime: Runtime) -> Services:
@@ -162,6 +208,8 @@ class Services:
             comment_workers=runtime.settings.comment_workers,
             lookback_days=runtime.settings.lookback_days,
             _runtime=runtime,
+            metrics_writer=MetricsWriter(engine, root),
+            metrics_max_age_days=runtime.settings.metrics_max_age_days,
         )
 
     @contextmanager

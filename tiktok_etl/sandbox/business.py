@@ -13,6 +13,7 @@ import json
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import date
 from typing import Any
 
 import httpx
@@ -76,10 +77,24 @@ def business_get(ctx: RequestContext) -> httpx.Response:
     claims = _account(ctx)
     fields = _fields(ctx, BUSINESS_ACCOUNT_FIELDS)
     world = ctx.services.world
-    metrics = (
-        world.daily_metrics(claims.open_id, ctx.now) if fields and "metrics" in fields else None
-    )
+    metrics = None
+    if fields and "metrics" in fields:
+        start, end = _day_param(ctx, "start_date"), _day_param(ctx, "end_date")
+        if start is not None and end is not None and end < start:
+            raise ctx.fail("invalid_params", "end_date must not be before start_date.")
+        metrics = world.daily_metrics(claims.open_id, ctx.now, start=start, end=end)
     return ctx.ok(records.business_account(world.account(claims.open_id), ctx.now, metrics, fields))
+
+
+def _day_param(ctx: RequestContext, name: str) -> date | None:
+    """`start_date` / `end_date` as `YYYY-MM-DD`, or None when absent."""
+    raw = ctx.query(name)
+    if raw is None:
+        return None
+    try:
+        return date.fromisoformat(raw)
+    except ValueError:
+        raise ctx.fail("invalid_params", f"{name} must be YYYY-MM-DD.") from None
 
 
 def video_list(ctx: RequestContext) -> httpx.Response:

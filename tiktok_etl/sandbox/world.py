@@ -57,6 +57,10 @@ def snowflake(create_time: int, *salt: object) -> str:
     return str((create_time << 32) | (stable_int(*salt) & 0xFFFF_FFFF))
 
 
+def _epoch_day(day: date) -> int:
+    return int(as_utc_datetime(day).timestamp()) // DAY
+
+
 def id_time(item_id: str) -> int | None:
     """The creation second encoded in a sandbox id, or None if it is not one."""
     try:
@@ -469,12 +473,26 @@ class SandboxWorld:
         likes = sum(records.video_metrics(video, now).likes for video in videos)
         return likes, len(videos)
 
-    def daily_metrics(self, open_id: str, now: int, days: int = 60) -> list[dict[str, Any]]:
-        """`business/get/` daily metrics for the last `days` complete UTC days, oldest first."""
+    def daily_metrics(
+        self,
+        open_id: str,
+        now: int,
+        days: int = 60,
+        *,
+        start: date | None = None,
+        end: date | None = None,
+    ) -> list[dict[str, Any]]:
+        """`business/get/` daily metrics, oldest first: the last `days` complete UTC days,
+        narrowed to `start <= date <= end` when given (like TikTok, nothing older is kept)."""
         account = self.account(open_id)
         today = now // DAY
+        first, last = today - days, today - 1
+        if start is not None:
+            first = max(first, _epoch_day(start))
+        if end is not None:
+            last = min(last, _epoch_day(end))
         rows = []
-        for day in range(today - days, today):
+        for day in range(first, last + 1):
             rng = _rng(self.seed, "daily", open_id, day)
             rows.append(
                 {

@@ -248,6 +248,16 @@ def _build_upsert_sql(only_if: sql.Composable | None = None) -> sql.Composed:
     refreshed = [
         sql.SQL("{} = EXCLUDED.{}").format(sql.Identifier(n), sql.Identifier(n))
         for n in (*schema.CONNECTOR_COLUMNS, "updated_at")
+        if n not in schema.METRIC_COLUMNS
+    ]
+    # the newest observation of the metrics wins: a re-run from older raw rows must not
+    # undo a later tiktok_video_metrics snapshot (see storage/metrics_copies.py)
+    refreshed += [
+        sql.SQL(
+            "{c} = CASE WHEN t.metrics_as_of > EXCLUDED.metrics_as_of "
+            "THEN t.{c} ELSE EXCLUDED.{c} END"
+        ).format(c=sql.Identifier(n))
+        for n in schema.METRIC_COLUMNS
     ]
     refreshed.append(sql.SQL("{} = NULL").format(sql.Identifier("deleted_at")))
     return sql.SQL(

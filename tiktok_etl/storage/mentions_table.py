@@ -67,6 +67,9 @@ MENTION_COLUMNS: tuple[Column, ...] = (
     col("deleted_at", "timestamptz",
         "set when a re-read partition no longer has the mention; null again if it returns",
         owner="store"),
+    col("metrics_as_of", "timestamptz",
+        "when TikTok reported the metric columns (likes to reach, engagement_rate): a "
+        "video's metrics follow its latest `tiktok_video_metrics` snapshot while tracked"),
     col("source_kind", "text",
         "where the mention came from: `account` (an owned account's video or comment) or "
         "`query` (a Research API listening query)", nullable=False),
@@ -80,6 +83,16 @@ CONNECTOR_COLUMNS: tuple[str, ...] = tuple(
     c.name for c in MENTION_COLUMNS if c.owner == "connector"
 )
 WORKFLOW_COLUMNS: tuple[str, ...] = tuple(c.name for c in MENTION_COLUMNS if c.owner == "workflow")
+# a video's metrics, refreshed by the newest observation (a partition re-read or a snapshot)
+METRIC_COLUMNS: tuple[str, ...] = (
+    "likes_count",
+    "comments_count",
+    "shares_count",
+    "views_count",
+    "reach",
+    "engagement_rate",
+    "metrics_as_of",
+)
 
 MENTIONS = TableSpec(name=TABLE_NAME, columns=MENTION_COLUMNS, key=KEY_COLUMNS)
 """``sl_mentions`` as stored; created by migration ``0005_sl_mentions``."""

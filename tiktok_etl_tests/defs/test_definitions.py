@@ -15,15 +15,18 @@ ROOT = Path(__file__).resolve().parents[2]
 
 ASSETS = [
     "sl_mentions",
+    "tiktok_account_metrics",
     "tiktok_account_tokens",
     "tiktok_comments",
     "tiktok_research_comments",
     "tiktok_research_mentions",
     "tiktok_research_videos",
     "tiktok_users",
+    "tiktok_video_metrics",
     "tiktok_videos",
 ]
-PARTITIONED = ["sl_mentions", "tiktok_comments", "tiktok_users", "tiktok_videos"]
+METRICS = ["tiktok_account_metrics", "tiktok_video_metrics"]
+PARTITIONED = ["sl_mentions", "tiktok_comments", "tiktok_users", "tiktok_videos", *METRICS]
 RAW = ["tiktok_comments", "tiktok_users", "tiktok_videos"]
 CHECKS = {
     "sl_mentions": {
@@ -94,7 +97,7 @@ def test_assets_are_partitioned_by_account_and_day() -> None:
 
 def test_raw_assets_run_in_the_api_pool_under_the_api_retry_policy() -> None:
     repo = _repo()
-    for name in RAW:
+    for name in (*RAW, *METRICS):
         assert repo.asset_graph.get(dg.AssetKey(name)).pools == {"tiktok_api"}
         assert defs.get_assets_def(name).op.retry_policy == API_RETRY
 

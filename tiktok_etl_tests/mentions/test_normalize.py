@@ -74,6 +74,7 @@ def test_display_video_maps_every_column() -> None:
         "ingested_at": NOW,
         "updated_at": NOW,
         "deleted_at": None,
+        "metrics_as_of": row["fetched_at"],
         "source_kind": "account",
         "source_key": "acme",
     }
@@ -116,6 +117,7 @@ def test_business_video_maps_every_column() -> None:
         "ingested_at": NOW,
         "updated_at": NOW,
         "deleted_at": None,
+        "metrics_as_of": row["fetched_at"],
         "source_kind": "account",
         "source_key": "acme",
     }
@@ -157,6 +159,7 @@ def test_business_comment_maps_every_column() -> None:
         "ingested_at": NOW,
         "updated_at": NOW,
         "deleted_at": None,
+        "metrics_as_of": row["fetched_at"],
         "source_kind": "account",
         "source_key": "acme",
     }

@@ -31,10 +31,11 @@ SEED_COLUMNS = [
 ]  # fmt: skip
 WAREHOUSE_COLUMNS = [
     "parent_external_id", "matched_keywords", "engagement_rate", "account_key", "date",
-    "ingested_at", "updated_at", "deleted_at", "source_kind", "source_key",
+    "ingested_at", "updated_at", "deleted_at", "metrics_as_of", "source_kind", "source_key",
 ]  # fmt: skip
 
 
+# columns added after 0005_sl_mentions, and the migration that adds each
 def test_columns_are_the_seed_columns_then_the_warehouse_columns() -> None:
     assert list(COLUMN_NAMES) == SEED_COLUMNS + WAREHOUSE_COLUMNS
 
@@ -51,17 +52,17 @@ def test_status_is_the_only_workflow_column_and_never_refreshed() -> None:
 
 def test_the_migration_declares_every_column_with_its_type_and_nullability() -> None:
     (text,) = (m.sql for m in MIGRATIONS if m.version == "0005_sl_mentions")
-    (later,) = (m.sql for m in MIGRATIONS if m.version == "0011_research")
+    later = "\n".join(m.sql for m in MIGRATIONS if m.version > "0005_sl_mentions")
     for c in MENTION_COLUMNS:
         line = re.search(rf'^\s+"{c.name}" ([^,\n]+)', text, re.MULTILINE)
         if line is None:  # a column added later: ADD COLUMN, then maybe SET NOT NULL
-            added = re.search(rf'ADD COLUMN IF NOT EXISTS "{c.name}" ([^;\n]+)', later)
+            add_column = rf'ALTER TABLE "?sl_mentions"? ADD COLUMN IF NOT EXISTS "?{c.name}"? '
+            added = re.search(add_column + r"([^;\n]+)", later)
             assert added is not None, c.name
             assert added.group(1).startswith(c.pg_type)
-            set_later = f'ALTER COLUMN "{c.name}" SET NOT NULL' in later
+            set_later = re.search(rf'ALTER COLUMN "?{c.name}"? SET NOT NULL', later) is not None
             assert ("NOT NULL" in added.group(1) or set_later) is (not c.nullable)
             continue
-        assert line is not None, c.name
         assert line.group(1).startswith(c.pg_type)
         assert ("NOT NULL" in line.group(1)) is (not c.nullable)
     assert 'PRIMARY KEY ("tenant_id", "platform", "external_id")' in text

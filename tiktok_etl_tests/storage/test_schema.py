@@ -10,12 +10,19 @@ import sqlalchemy as sa
 
 from tiktok_etl.mentions.schema import MENTIONS
 from tiktok_etl.storage.db import make_engine
+from tiktok_etl.storage.metrics_tables import METRICS_TABLES
 from tiktok_etl.storage.migrations import MIGRATIONS, migrate
 from tiktok_etl.storage.research import RESEARCH_STATE_TABLES, RESEARCH_TABLES
 from tiktok_etl.storage.tables import PARTITION_WRITES, RAW_TABLES, VIDEOS, TableSpec, col
 from tiktok_etl_tests.pg_fixtures import fresh_database
 
-SPECS: tuple[TableSpec, ...] = (*RAW_TABLES, MENTIONS, PARTITION_WRITES, *RESEARCH_TABLES)
+SPECS: tuple[TableSpec, ...] = (
+    *RAW_TABLES,
+    MENTIONS,
+    PARTITION_WRITES,
+    *METRICS_TABLES,
+    *RESEARCH_TABLES,
+)
 
 # tables the migrations create that no spec declares: connector state, not data
 STATE_TABLES = {
@@ -43,6 +50,7 @@ SHIPPED = {
     "0006_rate_budget": "baaa8400e8977f3f361980079029f7bbf625be0eb868d182449f9829f82ef478",
     "0007_partition_writes": "eaa4515d26ad05e411f359abd5f03fde283ee43eaaf20b030005ba719f9a973a",
     "0008_token_key_check": "656fe1849637da4547153b313c5d52353cd492774ccbf67ddcd95d692b87e779",
+    "0010_metrics_history": "12a8006c8dc9d935c13acacf57c5080a7e3193b9ad215d0d41aaa490808b3a99",
     "0011_research": "a1d250d4d40eeef25e630eddecd792af853ccd66b4fc15eeae7ec8bddd2e13c7",
 }
 
