@@ -84,13 +84,20 @@ def publish(
     try:
         publisher = open_publisher(connector, account_key)
         columns = ("{task.description}", BarColumn(), DownloadColumn(), TransferSpeedColumn())
-        with Progress(*columns, transient=False) as progress:
-            task = progress.add_task("uploading", total=None)
+        # shown once the upload starts, so a refusal before it stays one line
+        progress = Progress(*columns, transient=False)
+        task = progress.add_task("uploading", total=None, start=False)
 
-            def advance(done: int, total: int) -> None:
-                progress.update(task, completed=done, total=total)
+        def advance(done: int, total: int) -> None:
+            if not progress.live.is_started:
+                progress.start()
+                progress.start_task(task)
+            progress.update(task, completed=done, total=total)
 
+        try:
             record = publisher.publish(request, on_progress=advance)
+        finally:
+            progress.stop()
     finally:
         connector.close()
     click.echo(_describe(record))
