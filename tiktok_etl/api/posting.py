@@ -17,6 +17,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 import httpx
 
@@ -214,7 +215,10 @@ class PostingClient:
             raise ApiError(endpoint, "malformed_response", "no publish_id", method="POST")
         upload_url = data.get("upload_url") or None
         if upload_url:
+            # the URL's upload token authorizes the PUTs: never in a log or an error
             register_secret(str(upload_url))
+            for token in parse_qs(urlsplit(str(upload_url)).query).get("upload_token", ()):
+                register_secret(token)
         return InitResult(str(publish_id), str(upload_url) if upload_url else None)
 
     def upload(

@@ -180,6 +180,12 @@ class Publisher:
             raise PostingRefused(
                 f"privacy {request.privacy} is not one of {', '.join(PRIVACY_LEVELS)}"
             )
+        if request.brand_content and request.privacy == SELF_ONLY and not request.inbox:
+            # TikTok: branded content visibility cannot be set to private
+            raise PostingRefused(
+                "branded content cannot be SELF_ONLY: choose another --privacy, or drop "
+                "--brand-content"
+            )
         self._check_scope(request)
         facts = None
         if request.path is not None:

@@ -18,8 +18,12 @@ from tiktok_etl.api import DisplayClient, ManualClock, RetryPolicy, StaticTokenP
 from tiktok_etl.api.chunking import MB, plan_chunks
 from tiktok_etl.api.errors import ApiError, MediaRejected, PostingLimited, PostingRefused
 from tiktok_etl.api.posting import PostInfo, PostingClient
+from tiktok_etl.ingest.sources import AccountSource
+from tiktok_etl.ingest.videos import fetch_videos
+from tiktok_etl.ingest.window import DayWindow
 from tiktok_etl.runtime.publishing import Publisher, PublishRequest
 from tiktok_etl.sandbox import DISPLAY_SCOPES_ALL, SandboxApp, SandboxServer, build_sandbox
+from tiktok_etl.storage.accounts import Account
 from tiktok_etl.storage.posts import PostInitLimiter, PostStore
 from tiktok_etl_tests.api.against_sandbox.helpers import START, SharedClock
 from tiktok_etl_tests.videos import encode_video
@@ -111,11 +115,13 @@ def test_a_30_mb_video_goes_from_init_to_publish_complete_in_chunks(
     upload = app.posting.uploads[str(record.publish_id)]
     assert upload.puts == [f"{c.first}-{c.last}" for c in plan.chunks()]
     assert seen == [c.last + 1 for c in plan.chunks()]
-    # TikTok lists the published video: the next tiktok_videos materialization reads it
+    # TikTok lists the published video: the tiktok_videos read of its day returns it
     (post_id,) = record.post_ids
     display = DisplayClient(_transport(clock), StaticTokenProvider(token), base_url=server.base_url)
-    listed = {video.id: video for video in display.list_videos().items}
-    assert listed[post_id].title == "launch day"
+    source = AccountSource(account=Account(ACCOUNT, "display", OPEN_ID), display=display)
+    fetched = fetch_videos(source, DayWindow(clock.now().date()), clock.now())
+    rows = {row["video_id"]: row for row in fetched.rows}
+    assert rows[post_id]["title"] == "launch day"
 
 
 def test_a_dropped_connection_mid_chunk_resends_that_chunk_only(
@@ -355,3 +361,16 @@ def test_pull_from_url_is_followed_to_publish_complete(
     )
     assert (record.source, record.status) == ("PULL_FROM_URL", "PUBLISH_COMPLETE")
     assert record.file_name == "https://cdn.example.com/v.mp4"
+
+
+def test_branded_content_cannot_be_private(
+    engine: sa.Engine, clock: SharedClock, videos: dict[str, Path]
+) -> None:
+    publisher = _publisher(
+        engine, "https://open.tiktokapis.com", "act.x", clock, audited=True,
+        http_transport=_NoNetwork(),
+    )  # fmt: skip
+    with pytest.raises(PostingRefused, match="branded content cannot be SELF_ONLY"):
+        publisher.publish(
+            PublishRequest(title="x", path=videos["small"], brand_content=True, inbox=False)
+        )
