@@ -371,6 +371,44 @@ class Settings:
         parse=positive_int,
         default="100",
     )
+    posting_audited: bool = setting(
+        "TIKTOK_ETL_POSTING_AUDITED",
+        "`1` once TikTok has audited the app for the Content Posting API; until then "
+        "`tiktok-etl publish` allows only `SELF_ONLY` direct posts",
+        parse=flag,
+        default="0",
+        in_resource=False,
+    )
+    posting_inits_per_minute: int = setting(
+        "TIKTOK_ETL_POSTING_INITS_PER_MINUTE",
+        "video init requests per account (token) per sliding minute, shared through the "
+        "database (TikTok allows 6)",
+        parse=positive_int,
+        default="6",
+        in_resource=False,
+    )
+    posting_daily_limit: int = setting(
+        "TIKTOK_ETL_POSTING_DAILY_LIMIT",
+        "posts per account in any 24 hours, counted from `tiktok_posts` (TikTok allows "
+        "about 15 per creator across all apps)",
+        parse=positive_int,
+        default="15",
+        in_resource=False,
+    )
+    posting_max_wait_seconds: int = setting(
+        "TIKTOK_ETL_POSTING_MAX_WAIT_SECONDS",
+        "how long `tiktok-etl publish` waits for a free init slot before refusing",
+        parse=positive_int,
+        default="120",
+        in_resource=False,
+    )
+    posting_chunk_mb: int = setting(
+        "TIKTOK_ETL_POSTING_CHUNK_MB",
+        "upload chunk size in MiB (5 to 64; the last chunk takes the remainder)",
+        parse=positive_int,
+        default="10",
+        in_resource=False,
+    )
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:

@@ -8,6 +8,7 @@ so no token, secret or authorization code can leak through `str()` or `repr()`.
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from tiktok_etl.api.redaction import redact
@@ -197,3 +198,26 @@ class ResearchQuotaExhausted(ApiError):
             log_id=log_id,
             http_status=http_status,
         )
+
+
+class PostingRefused(TikTokError):
+    """A post refused before or by TikTok for a reason the user can fix: the message says
+    what is wrong and what is allowed (a creator's options, a limit, a missing scope)."""
+
+    def __init__(self, message: str, *, code: str = "") -> None:
+        self.code = code
+        self.message = redact(message)
+        super().__init__(self.message)
+
+
+class MediaRejected(PostingRefused):
+    """The video file breaks TikTok's documented limits; found before any request."""
+
+
+class PostingLimited(PostingRefused):
+    """A posting limit is spent (inits per minute, posts per day); `retry_at` says when it
+    frees up, when known."""
+
+    def __init__(self, message: str, *, code: str = "", retry_at: datetime | None = None) -> None:
+        self.retry_at = retry_at
+        super().__init__(message, code=code)

@@ -213,6 +213,7 @@ class Transport:
         params: Mapping[str, Any] | None = None,
         json: Any = None,
         data: Mapping[str, Any] | None = None,
+        content: bytes | None = None,
         idempotent: bool = True,
     ) -> Reply:
         """Send until `classify` accepts the response, a final error, or the retry budget ends.
@@ -252,7 +253,13 @@ class Transport:
             try:
                 self.stats.record_request(endpoint)
                 response = self._client.request(
-                    method, url, headers=headers, params=params, json=json, data=data
+                    method,
+                    url,
+                    headers=headers,
+                    params=params,
+                    json=json,
+                    data=data,
+                    content=content,
                 )
             except httpx.TransportError as exc:
                 failure = exc

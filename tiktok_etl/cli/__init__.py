@@ -17,6 +17,7 @@ from tiktok_etl.cli.errors import Group
 from tiktok_etl.cli.keys import keys
 from tiktok_etl.cli.listen import listen
 from tiktok_etl.cli.plan import plan
+from tiktok_etl.cli.publish import posts, publish
 from tiktok_etl.cli.resync import resync
 from tiktok_etl.cli.runs import runs
 from tiktok_etl.cli.sandbox import sandbox
@@ -42,6 +43,8 @@ for command in (
     runs,
     sandbox,
     listen,
+    publish,
+    posts,
 ):
     main.add_command(command)
 accounts.add_command(accounts_revoke)

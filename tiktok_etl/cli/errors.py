@@ -22,6 +22,7 @@ import click
 from tiktok_etl.api.errors import (
     ApiError,
     OAuthError,
+    PostingRefused,
     RateLimited,
     ReauthRequired,
     ScopeNotAuthorized,
@@ -86,6 +87,9 @@ def _is_token_key_error(exc: BaseException) -> bool:
 
 def user_message(exc: BaseException) -> str | None:
     """The one-line message for a user error, or None if ``exc`` is not one (a bug)."""
+    if isinstance(exc, PostingRefused):
+        # a refused post names what is allowed and what to change
+        return _one_line(str(exc))
     if isinstance(exc, TikTokError):
         fix = next(fix for kind, fix in _TIKTOK_FIXES if isinstance(exc, kind))
         return _one_line(f"{exc}; {fix}")

@@ -16,7 +16,7 @@ from typing import Any, Protocol, runtime_checkable
 
 import httpx
 
-from tiktok_etl.sandbox import admin, business, display, oauth, research
+from tiktok_etl.sandbox import admin, business, display, oauth, posting, research
 from tiktok_etl.sandbox.clock import NowSource, as_utc
 from tiktok_etl.sandbox.context import (
     ApiFailure,
@@ -106,6 +106,7 @@ class SandboxApp:
             deny_consent=deny_consent,
         )
         self._ids = itertools.count(1)
+        self.posting = posting.PostingDesk(self.world)
         self._faults_lock = threading.Lock()
         self.set_faults(faults or FaultConfig())
         self.research = research.ResearchService(self.world.seed, self.clock)
@@ -120,6 +121,7 @@ class SandboxApp:
         yield from business.routes(self.business_prefix)
         yield from admin.routes(self.set_faults)
         yield from self.research.routes()  # after oauth: it takes over /v2/oauth/token/
+        yield from self.posting.routes()
 
     @property
     def faults(self) -> FaultConfig:

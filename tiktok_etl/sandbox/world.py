@@ -19,6 +19,7 @@ bounded LRU caches. No I/O, no global state.
 from __future__ import annotations
 
 import bisect
+import dataclasses
 import functools
 import hashlib
 import itertools
@@ -142,6 +143,9 @@ class SandboxWorld:
         self._created: dict[str, list[CommentRecord]] = {}
         self._deleted: dict[str, set[str]] = {}
         self._created_ids = itertools.count(1)
+        # videos posted through the Content Posting API, per (open_id, day)
+        self._published: dict[tuple[str, int], list[VideoRecord]] = {}
+        self._published_lock = threading.Lock()
 
     # time
 
@@ -333,9 +337,33 @@ class SandboxWorld:
 
     # videos
 
+    def _videos_of_day(self, open_id: str, day: int) -> tuple[VideoRecord, ...]:
+        """The generated videos of the day, with any posted through the API, by time."""
+        generated = self._day_videos(open_id, day)
+        with self._published_lock:
+            posted = tuple(self._published.get((open_id, day), ()))
+        if not posted:
+            return generated
+        return tuple(sorted((*generated, *posted), key=lambda v: v.create_time))
+
+    def publish_video(self, open_id: str, create_time: int, title: str) -> VideoRecord:
+        """Add a video posted through the Content Posting API; it is listed from then on."""
+        generated = self._generate_video(open_id, create_time)
+        video = dataclasses.replace(
+            generated,
+            video_id=snowflake(create_time, self.seed, open_id, "posted", title),
+            caption=title,
+            title=title[:150],
+            top_comments=0,
+            malformed=None,
+        )
+        with self._published_lock:
+            self._published.setdefault((open_id, create_time // DAY), []).append(video)
+        return video
+
     def _days_desc(self, open_id: str, newest_day: int, now: int) -> Iterator[VideoRecord]:
         for day in range(newest_day, self.first_day(now) - 1, -1):
-            yield from reversed(self._day_videos(open_id, day))
+            yield from reversed(self._videos_of_day(open_id, day))
 
     def iter_videos_desc(self, open_id: str, before: int, now: int) -> Iterator[VideoRecord]:
         """Visible videos with `create_time < before`, newest first."""
@@ -352,7 +380,7 @@ class SandboxWorld:
         for day in range(first, last + 1):
             found.extend(
                 video
-                for video in self._day_videos(open_id, day)
+                for video in self._videos_of_day(open_id, day)
                 if start <= video.create_time < end and video.create_time <= now
             )
         return found
@@ -362,7 +390,7 @@ class SandboxWorld:
         moment = id_time(video_id)
         if moment is None or moment > now or moment // DAY < self.first_day(now):
             return None
-        for video in self._day_videos(open_id, moment // DAY):
+        for video in self._videos_of_day(open_id, moment // DAY):
             if video.video_id == video_id:
                 return video
         return None

@@ -12,6 +12,7 @@ from tiktok_etl.mentions.schema import MENTIONS
 from tiktok_etl.storage.db import make_engine
 from tiktok_etl.storage.metrics_tables import METRICS_TABLES
 from tiktok_etl.storage.migrations import MIGRATIONS, migrate
+from tiktok_etl.storage.posts import POSTS
 from tiktok_etl.storage.research import RESEARCH_STATE_TABLES, RESEARCH_TABLES
 from tiktok_etl.storage.tables import PARTITION_WRITES, RAW_TABLES, VIDEOS, TableSpec, col
 from tiktok_etl_tests.pg_fixtures import fresh_database
@@ -22,6 +23,7 @@ SPECS: tuple[TableSpec, ...] = (
     PARTITION_WRITES,
     *METRICS_TABLES,
     *RESEARCH_TABLES,
+    POSTS,
 )
 
 # tables the migrations create that no spec declares: connector state, not data
@@ -38,6 +40,7 @@ STATE_TABLES = {
     "tiktok_rate_pauses",
     "tiktok_etl_meta",
     *RESEARCH_STATE_TABLES,
+    "tiktok_post_inits",
 }
 
 # sha256 of every migration that has shipped: databases remember versions, not contents
@@ -52,6 +55,7 @@ SHIPPED = {
     "0008_token_key_check": "656fe1849637da4547153b313c5d52353cd492774ccbf67ddcd95d692b87e779",
     "0010_metrics_history": "12a8006c8dc9d935c13acacf57c5080a7e3193b9ad215d0d41aaa490808b3a99",
     "0011_research": "a1d250d4d40eeef25e630eddecd792af853ccd66b4fc15eeae7ec8bddd2e13c7",
+    "0013_posts": "f6eb09c06a02207d98b4fae801367ed4894e7bff873eecc65e29b72d9e3fd724",
 }
 
 # information_schema's spelling of the spec types that PostgreSQL spells differently
