@@ -65,7 +65,8 @@ def psql(psql_args: tuple[str, ...]) -> None:
     executable = bundled_binary("psql") or shutil.which("psql")
     if executable is None:
         raise click.ClickException("no psql found: install a PostgreSQL client")
-    url = to_libpq_url(runtime.database_url)
+    # the engine's URL: psql lands in TIKTOK_ETL_PG_SCHEMA like every data connection
+    url = to_libpq_url(runtime.engine.url.render_as_string(hide_password=False))
     os.execv(executable, [executable, url, *psql_args])
 
 

@@ -114,7 +114,7 @@ def open_runtime(settings: Settings | None = None, *, check_key: bool = True) ->
     """
     settings = settings or Settings.from_env()
     url = database_url_for(settings)
-    engine = _engine_for(url)
+    engine = _engine_for(url, settings.pg_schema)
     migrate(engine)
     runtime = Runtime(
         settings=settings, database_url=url, engine=engine, cipher=_load_cipher(settings)
@@ -126,9 +126,9 @@ def open_runtime(settings: Settings | None = None, *, check_key: bool = True) ->
 
 
 @functools.cache
-def _engine_for(url: str) -> sa.Engine:
-    # one pool per URL per process: resources are set up per step, engines are not
-    return make_engine(url)
+def _engine_for(url: str, schema: str) -> sa.Engine:
+    # one pool per URL and schema per process: resources are set up per step, engines are not
+    return make_engine(url, schema=schema)
 
 
 # The Dagster layer's entry points, importable from here. Imported last: both are built on
