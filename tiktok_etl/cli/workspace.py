@@ -28,7 +28,7 @@ def dev(port: int, host: str) -> None:
     runtime.prepare_dagster_home()
     env = runtime.child_env()
     if is_demo_home(runtime.settings) and "TIKTOK_ETL_SANDBOX" not in os.environ:
-        prepare_demo_environment(env)
+        prepare_demo_environment(env, runtime.settings.home)
         click.echo("this home was populated by `tiktok-etl demo`: runs use the simulated TikTok")
     # the interpreter running us has dagster installed, whatever PATH says
     args = [sys.executable, "-m", "dagster", "dev", "-m", "tiktok_etl.definitions"]
