@@ -20,7 +20,7 @@ from dagster._core.storage.runs.schema import RunStorageSqlMetadata
 from dagster._core.storage.schedules.schema import ScheduleStorageSqlMetadata
 from psycopg import sql
 
-from tiktok_etl.storage.db import to_libpq_url
+from tiktok_etl.storage.db import ensure_schema, to_libpq_url
 
 _log = logging.getLogger(__name__)
 
@@ -47,7 +47,7 @@ def prepare_dagster_schema(url: str, schema: str) -> list[str]:
     ``schema`` does not, move its tables there in one transaction; returns the moved tables."""
     with psycopg.connect(to_libpq_url(url)) as conn, conn.transaction():
         conn.execute("SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))", (LOCK_NAME,))
-        conn.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(schema)))
+        ensure_schema(conn, schema)
         if schema == "public" or _in_schema(conn, schema, "runs"):
             return []
         if not _in_schema(conn, "public", "runs"):

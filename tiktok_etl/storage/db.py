@@ -15,9 +15,11 @@ schema itself is created by :func:`~tiktok_etl.storage.migrations.migrate`.
 from __future__ import annotations
 
 import re
+from urllib.parse import quote, urlencode
 
 import psycopg
 import sqlalchemy as sa
+from psycopg import sql
 from sqlalchemy.engine import URL, make_url
 
 from tiktok_etl.settings import Settings
@@ -45,11 +47,12 @@ def to_psycopg2_url(url: str) -> str:
 
 def to_libpq_url(url: str) -> str:
     """The same database as a plain ``postgresql://`` URI for ``psycopg.connect`` or psql."""
-    return (
-        make_url(normalize_url(url))
-        .set(drivername="postgresql")
-        .render_as_string(hide_password=False)
-    )
+    parsed = make_url(normalize_url(url)).set(drivername="postgresql")
+    base = parsed.set(query={}).render_as_string(hide_password=False)
+    if not parsed.query:
+        return base
+    # libpq decodes %20, not SQLAlchemy's "+", as a space (options="-c a=1 -c b=2")
+    return f"{base}?{urlencode(parsed.query, doseq=True, quote_via=quote)}"
 
 
 def redact_url(url: str) -> str:
@@ -111,3 +114,11 @@ def driver_connection(conn: sa.Connection) -> psycopg.Connection:
     if not isinstance(raw, psycopg.Connection):
         raise TypeError(f"expected a psycopg 3 connection, got {type(raw).__name__}")
     return raw
+
+
+def ensure_schema(conn: psycopg.Connection, schema: str) -> None:
+    """Create ``schema`` unless it exists. Looked up first: ``CREATE SCHEMA IF NOT EXISTS``
+    still needs ``CREATE`` on the database, which a user given a ready schema may lack."""
+    found = conn.execute("SELECT 1 FROM pg_namespace WHERE nspname = %s", (schema,)).fetchone()
+    if found is None:
+        conn.execute(sql.SQL("CREATE SCHEMA {}").format(sql.Identifier(schema)))

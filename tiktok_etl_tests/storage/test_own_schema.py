@@ -11,11 +11,18 @@ from pathlib import Path
 import psycopg
 import pytest
 import sqlalchemy as sa
+from psycopg.conninfo import conninfo_to_dict
 
 from tiktok_etl.settings import ConfigError, Settings
-from tiktok_etl.storage.db import make_engine, normalize_url, search_path_schema, with_search_path
+from tiktok_etl.storage.db import (
+    make_engine,
+    normalize_url,
+    search_path_schema,
+    to_libpq_url,
+    with_search_path,
+)
 from tiktok_etl.storage.legacy_schema import LEGACY_TABLES
-from tiktok_etl.storage.migrations import LEDGER, MIGRATIONS, applied_versions, migrate
+from tiktok_etl.storage.migrations import LEDGER, MIGRATIONS, Migration, applied_versions, migrate
 from tiktok_etl.storage.tables import VIDEOS, qualified_name
 from tiktok_etl_tests.pg_fixtures import fresh_database
 
@@ -229,5 +236,47 @@ def test_the_readme_grants_let_a_reader_select_mentions_but_not_tokens(engine: s
             conn.rollback()
     finally:
         with engine.begin() as conn:
+            conn.execute(sa.text(f"DROP OWNED BY {role}"))
+            conn.execute(sa.text(f"DROP ROLE {role}"))
+
+
+def test_raw_psycopg_connections_land_in_the_schema_too(engine: sa.Engine) -> None:
+    url = to_libpq_url(
+        sa.make_url(with_search_path(engine.url, "tiktok"))
+        .update_query_dict({"options": "-c statement_timeout=5000 -csearch_path=tiktok"})
+        .render_as_string(hide_password=False)
+    )
+    assert conninfo_to_dict(url)["options"] == "-c statement_timeout=5000 -csearch_path=tiktok"
+    with psycopg.connect(url) as conn:
+        assert conn.execute("SHOW search_path").fetchone() == ("tiktok",)
+        assert conn.execute("SHOW statement_timeout").fetchone() == ("5s",)
+        assert conn.execute("SELECT count(*) FROM tiktok_accounts").fetchone() == (0,)
+
+
+def test_a_user_given_a_ready_schema_migrates_without_create_on_the_database(
+    engine: sa.Engine,
+) -> None:
+    role = f"limited_{uuid.uuid4().hex[:8]}"
+    with engine.begin() as conn:
+        conn.execute(sa.text(f"CREATE ROLE {role} NOLOGIN"))
+        conn.execute(sa.text(f"GRANT USAGE, CREATE ON SCHEMA tiktok TO {role}"))
+        conn.execute(sa.text(f"GRANT SELECT, INSERT ON tiktok_etl_migrations TO {role}"))
+    limited = make_engine(engine.url.render_as_string(hide_password=False))
+
+    @sa.event.listens_for(limited, "connect")
+    def _as_role(dbapi_connection: psycopg.Connection, _record: object) -> None:
+        dbapi_connection.execute(f"SET ROLE {role}")
+        dbapi_connection.commit()
+
+    extra = Migration("9997_limited_extra", "CREATE TABLE limited_extra (id int);")
+    try:
+        assert migrate(limited, [*MIGRATIONS, extra]) == ["9997_limited_extra"]
+        with limited.connect() as conn:
+            assert conn.execute(sa.text("SELECT current_user")).scalar() == role
+            assert conn.execute(sa.text("SELECT count(*) FROM limited_extra")).scalar() == 0
+    finally:
+        limited.dispose()
+        with engine.begin() as conn:
+            conn.execute(sa.text("DROP TABLE IF EXISTS limited_extra"))
             conn.execute(sa.text(f"DROP OWNED BY {role}"))
             conn.execute(sa.text(f"DROP ROLE {role}"))

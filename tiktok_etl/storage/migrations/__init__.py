@@ -25,9 +25,8 @@ from importlib import resources
 
 import psycopg
 import sqlalchemy as sa
-from psycopg import sql
 
-from tiktok_etl.storage.db import driver_connection, search_path_schema
+from tiktok_etl.storage.db import driver_connection, ensure_schema, search_path_schema
 from tiktok_etl.storage.errors import MigrationError
 from tiktok_etl.storage.legacy_schema import move_out_of_public
 
@@ -100,8 +99,7 @@ def _prepare(engine: sa.Engine) -> None:
     with engine.begin() as conn:
         _lock(conn)
         try:
-            raw = driver_connection(conn)
-            raw.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(schema)))
+            ensure_schema(driver_connection(conn), schema)
             if conn.execute(sa.text(f"SELECT to_regclass('{LEDGER}')")).scalar() is None:
                 move_out_of_public(conn, schema, LEDGER)
         except psycopg.Error as exc:
