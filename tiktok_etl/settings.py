@@ -20,6 +20,7 @@ import os
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields, replace
+from datetime import date
 from pathlib import Path
 from string import Template
 from types import NoneType, UnionType
@@ -112,6 +113,27 @@ def postgres_url(raw: str) -> str:
             f"a {scheme or 'schemeless'!r} URL",
         )
     return value
+
+
+_SQL_IDENTIFIER = re.compile(r"[a-z_][a-z0-9_]{0,62}")
+
+
+def sql_identifier(raw: str) -> str:
+    """A plain lowercase PostgreSQL identifier (a schema name), safe unquoted in search_path."""
+    value = raw.strip()
+    if not _SQL_IDENTIFIER.fullmatch(value) or value.startswith("pg_"):
+        raise Invalid("a lowercase SQL identifier (letters, digits, _; not starting pg_)")
+    return value
+
+
+def iso_date(raw: str) -> date:
+    value = raw.strip()
+    try:
+        if re.fullmatch(r"\d{4}-\d{2}-\d{2}", value):
+            return date.fromisoformat(value)
+    except ValueError:
+        pass
+    raise Invalid("an ISO date (YYYY-MM-DD)")
 
 
 @dataclass(frozen=True)
@@ -407,6 +429,31 @@ class Settings:
         "upload chunk size in MiB (5 to 64; the last chunk takes the remainder)",
         parse=positive_int,
         default="10",
+        in_resource=False,
+    )
+
+    pg_schema: str = setting(
+        "TIKTOK_ETL_PG_SCHEMA",
+        "PostgreSQL schema of every table of ours (created if missing; `search_path` of "
+        "every data connection)",
+        parse=sql_identifier,
+        default="tiktok",
+        in_resource=False,
+    )
+    dagster_pg_schema: str = setting(
+        "TIKTOK_ETL_DAGSTER_PG_SCHEMA",
+        "PostgreSQL schema of the Dagster instance's tables (created if missing)",
+        parse=sql_identifier,
+        default="dagster",
+        in_resource=False,
+    )
+    # setting() returns a dataclasses.Field, like field()
+    start_date: date = setting(  # noqa: RUF009
+        "TIKTOK_ETL_START_DATE",
+        "first UTC day of the daily partitions; fixed, so the partition set never moves "
+        "under running sensors: set your own first day of history",
+        parse=iso_date,
+        default="2024-01-01",
         in_resource=False,
     )
 

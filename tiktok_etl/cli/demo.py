@@ -12,6 +12,7 @@ import os
 from collections.abc import MutableMapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import click
@@ -68,14 +69,29 @@ def _ensure_accounts(runtime: Runtime, console: Console) -> None:
 
 
 DEMO_MARKER = "DEMO_HOME"
+# the first day the demo materialized: its partitions start there, so its UI shows its days
+DEMO_START_FILE = "DEMO_START_DATE"
+START_DATE_VAR = "TIKTOK_ETL_START_DATE"
 
 
-def prepare_demo_environment(env: MutableMapping[str, str]) -> None:
-    """The demo always talks to the in-process simulated TikTok."""
+def prepare_demo_environment(env: MutableMapping[str, str], home: Path | None = None) -> None:
+    """The demo always talks to the in-process simulated TikTok; in a demo home, its
+    partitions start on the demo's first day (unless TIKTOK_ETL_START_DATE says otherwise)."""
     env["TIKTOK_ETL_SANDBOX"] = "1"
     for name in ("TIKTOK_API_BASE_URL", "TIKTOK_BUSINESS_API_BASE_URL"):
         env.pop(name, None)
     env.setdefault("TIKTOK_ETL_RATE_LIMIT_PER_MINUTE", _SANDBOX_RATE_LIMIT)
+    if home is not None and (home / DEMO_START_FILE).is_file():
+        env.setdefault(START_DATE_VAR, (home / DEMO_START_FILE).read_text().strip())
+
+
+def record_demo_start(home: Path, first_day: date) -> date:
+    """Remember the earliest day a demo in this home materialized; returns it."""
+    path = home / DEMO_START_FILE
+    if path.is_file():
+        first_day = min(first_day, date.fromisoformat(path.read_text().strip()))
+    path.write_text(first_day.isoformat() + "\n")
+    return first_day
 
 
 def is_demo_home(settings: Settings) -> bool:
@@ -106,10 +122,16 @@ def run_demo(settings: Settings, days: int = 7, console: Console | None = None) 
         TimeElapsedColumn,
     )
 
+    console = console or Console()
+    today = datetime.now(UTC).date()
+    settings.home.mkdir(parents=True, exist_ok=True)
+    first_day = record_demo_start(settings.home, demo_days(today, days)[0])
+    # before the definitions load: they read the partitions' first day then
+    os.environ.setdefault(START_DATE_VAR, first_day.isoformat())
+
     from tiktok_etl.definitions import defs
     from tiktok_etl.defs.partitions import AccountDay
 
-    console = console or Console()
     runtime = open_runtime(settings)
     runtime.export_env()
     console.print(
@@ -126,7 +148,7 @@ def run_demo(settings: Settings, days: int = 7, console: Console | None = None) 
     partitions = [
         AccountDay(demo.key, day.isoformat())
         for demo in DEMO_ACCOUNTS
-        for day in demo_days(datetime.now(UTC).date(), days)
+        for day in demo_days(today, days)
     ]
     failures: list[str] = []
     columns = (

@@ -58,6 +58,7 @@ def plan(
     partitions_per_run: int | None,
 ) -> None:
     """Estimate a backfill of the last DAYS days: requests per endpoint, hours, binding endpoint."""
+    from tiktok_etl.defs.partitions import require_from_start
     from tiktok_etl.ingest.plan import (
         COMMENT_PAGE,
         PARTITIONS_PER_RUN,
@@ -69,9 +70,10 @@ def plan(
     from tiktok_etl.runtime import open_runtime
     from tiktok_etl.storage.plan_stats import account_facts, deployment_facts, selected_accounts
 
-    runtime = open_runtime()
     last: date = until.date() if until else datetime.now(UTC).date()
     window = backfill_days(days, last)
+    require_from_start(window[0], f"a {days}-day backfill to {last.isoformat()} starts too early")
+    runtime = open_runtime()
     accounts = selected_accounts(runtime.engine, account_keys)
     unknown = sorted(set(account_keys) - set(accounts))
     if unknown:

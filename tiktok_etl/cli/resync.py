@@ -27,14 +27,15 @@ def resync(account_key: str, since: datetime | None) -> None:
     """Rebuild an account's comments from a full read and restore what earlier reads removed."""
     import dagster as dg
 
+    from tiktok_etl.defs.partitions import require_from_start
     from tiktok_etl.defs.resources import resource_from_environment
     from tiktok_etl.defs.resync import rebuild_comment_cache, rematerialize
     from tiktok_etl.runtime import Services, open_runtime
 
+    day = require_from_start(since.date(), "--since") if since else None
     runtime = open_runtime()
     runtime.export_env()
     resource = resource_from_environment()
-    day = since.date() if since else None
     report = rebuild_comment_cache(Services.of(runtime), account_key, day)
     click.echo(
         f"{account_key}: read {report.videos_read} videos in full, "

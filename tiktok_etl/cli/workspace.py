@@ -28,7 +28,7 @@ def dev(port: int, host: str) -> None:
     runtime.prepare_dagster_home()
     env = runtime.child_env()
     if is_demo_home(runtime.settings) and "TIKTOK_ETL_SANDBOX" not in os.environ:
-        prepare_demo_environment(env)
+        prepare_demo_environment(env, runtime.settings.home)
         click.echo("this home was populated by `tiktok-etl demo`: runs use the simulated TikTok")
     # the interpreter running us has dagster installed, whatever PATH says
     args = [sys.executable, "-m", "dagster", "dev", "-m", "tiktok_etl.definitions"]
@@ -65,7 +65,8 @@ def psql(psql_args: tuple[str, ...]) -> None:
     executable = bundled_binary("psql") or shutil.which("psql")
     if executable is None:
         raise click.ClickException("no psql found: install a PostgreSQL client")
-    url = to_libpq_url(runtime.database_url)
+    # the engine's URL: psql lands in TIKTOK_ETL_PG_SCHEMA like every data connection
+    url = to_libpq_url(runtime.engine.url.render_as_string(hide_password=False))
     os.execv(executable, [executable, url, *psql_args])
 
 

@@ -25,8 +25,9 @@ from tiktok_etl.ingest.sources import AccountSource
 from tiktok_etl.ingest.videos import fetch_videos
 from tiktok_etl.ingest.window import DayWindow
 from tiktok_etl.runtime import Connector, Services
+from tiktok_etl.settings import Settings
 from tiktok_etl.storage.accounts import Account, AccountStore
-from tiktok_etl.storage.tables import COMMENTS, USERS, VIDEOS, TableSpec
+from tiktok_etl.storage.tables import COMMENTS, USERS, VIDEOS, TableSpec, qualified_name
 
 GROUP = "tiktok"
 POOL = "tiktok_api"
@@ -185,7 +186,7 @@ def partition_metadata(spec: TableSpec, writes: list[PartitionWrite]) -> dict[st
     metadata: dict[str, Any] = {
         "dagster/row_count": rows,
         "dagster/partition_row_count": rows,
-        "dagster/table_name": f"public.{spec.name}",
+        "dagster/table_name": qualified_name(spec, Settings.from_env()),
         "dagster/column_schema": column_schema(spec),
         "rows_replaced": sum(w.replaced for w in writes),
         "rejected_records": sum(w.rejected for w in writes),
@@ -216,7 +217,8 @@ def _asset(
         backfill_policy=BACKFILL,
         check_specs=check_specs(name, target),
         description=description,
-        metadata={"dagster/table_name": f"public.{target.spec.name}"},
+        # read when the definitions load, like the partitions' first day
+        metadata={"dagster/table_name": qualified_name(target.spec, Settings.from_env())},
     )
 
 

@@ -34,8 +34,9 @@ from tiktok_etl.ingest.window import DayWindow
 from tiktok_etl.mentions.keywords import KeywordMatcher
 from tiktok_etl.mentions.normalize import normalize_partition
 from tiktok_etl.runtime import Services
+from tiktok_etl.settings import Settings
 from tiktok_etl.storage.mentions_store import MENTIONS_TABLE, UpsertResult
-from tiktok_etl.storage.tables import COMMENTS, USERS, VIDEOS
+from tiktok_etl.storage.tables import COMMENTS, USERS, VIDEOS, qualified_name
 
 # a database that restarted or failed over is back within seconds
 DB_RETRY = dg.RetryPolicy(
@@ -61,7 +62,7 @@ MENTIONS_TARGET = CheckTarget(
         "listening mention schema, with the account's keywords matched. Upserted: `status` "
         "and other workflow columns survive re-ingestion; vanished mentions get `deleted_at`."
     ),
-    metadata={"dagster/table_name": "public.sl_mentions"},
+    metadata={"dagster/table_name": qualified_name("sl_mentions", Settings.from_env())},
 )
 def sl_mentions(
     context: dg.AssetExecutionContext, tiktok: TikTokConnectorResource

@@ -28,8 +28,9 @@ from tiktok_etl.defs.partitions import AccountDay, account_day_partitions
 from tiktok_etl.defs.resources import TikTokConnectorResource
 from tiktok_etl.ingest import metrics as observed
 from tiktok_etl.runtime import Connector, Services
+from tiktok_etl.settings import Settings
 from tiktok_etl.storage.metrics_tables import ACCOUNT_METRICS, VIDEO_BREAKDOWNS, VIDEO_METRICS
-from tiktok_etl.storage.tables import TableSpec
+from tiktok_etl.storage.tables import TableSpec, qualified_name
 
 
 @dataclass
@@ -113,7 +114,7 @@ def metrics_metadata(spec: TableSpec, writes: list[MetricsWrite]) -> dict[str, A
     """Materialization metadata; a partition that observed nothing says why instead of
     reporting a row count."""
     metadata: dict[str, Any] = {
-        "dagster/table_name": spec.name,
+        "dagster/table_name": qualified_name(spec, Settings.from_env()),
         "dagster/column_schema": column_schema(spec),
         "partitions_written": sum(w.observed for w in writes),
         "partitions_not_observable": sum(not w.observed for w in writes),
@@ -173,7 +174,7 @@ def _metrics_asset(
         backfill_policy=BACKFILL,
         description=description,
         metadata={
-            "dagster/table_name": spec.name,
+            "dagster/table_name": qualified_name(spec, Settings.from_env()),
             "dagster/column_schema": column_schema(spec),
         },
     )

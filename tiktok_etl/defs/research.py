@@ -30,8 +30,9 @@ from tiktok_etl.ingest.research import fetch_query_comments, fetch_query_videos
 from tiktok_etl.mentions.research import normalize_research_partition
 from tiktok_etl.runtime import Services
 from tiktok_etl.runtime.research import QUERIES_PARTITIONS_NAME, Listening
+from tiktok_etl.settings import Settings
 from tiktok_etl.storage.research import RESEARCH_COMMENTS, RESEARCH_VIDEOS, StoredQuery
-from tiktok_etl.storage.tables import TableSpec
+from tiktok_etl.storage.tables import TableSpec, qualified_name
 
 GROUP = "tiktok_listening"
 FIRST_DAY = "2024-01-01"
@@ -69,7 +70,7 @@ def _metadata(
     rows = sum(r for _, r, _, _ in written)
     metadata: dict[str, Any] = {
         "dagster/row_count": rows,
-        "dagster/table_name": f"public.{spec.name}",
+        "dagster/table_name": qualified_name(spec, Settings.from_env()),
         "dagster/column_schema": column_schema(spec),
         "rejected_records": sum(j for _, _, j, _ in written),
         "partitions_written": len(written),
@@ -174,7 +175,7 @@ def tiktok_research_comments(
         "source_key the query key, account_key 'query.<key>'). An owned account's video "
         "keeps its account row."
     ),
-    metadata={"dagster/table_name": "public.sl_mentions"},
+    metadata={"dagster/table_name": qualified_name("sl_mentions", Settings.from_env())},
 )
 def tiktok_research_mentions(
     context: dg.AssetExecutionContext, tiktok: TikTokConnectorResource

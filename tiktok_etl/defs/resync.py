@@ -8,7 +8,7 @@ keeps its materialization history in the UI; restored comments come back and the
 mentions lose ``deleted_at``.
 """
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime
 
 import dagster as dg
@@ -18,6 +18,7 @@ from tiktok_etl.api import TikTokError
 from tiktok_etl.defs.assets import active_account, tiktok_comments
 from tiktok_etl.defs.failures import is_transient
 from tiktok_etl.defs.mentions import sl_mentions
+from tiktok_etl.defs.partitions import from_start, require_from_start
 from tiktok_etl.defs.resources import TikTokConnectorResource
 from tiktok_etl.ingest.resync import ResyncReport, resync_comments
 from tiktok_etl.runtime import Services
@@ -33,16 +34,20 @@ class PartitionOutcome:
 def rebuild_comment_cache(
     services: Services, account_key: str, since: date | None = None
 ) -> ResyncReport:
-    """Read the account's comments in full into the cache; the days to write again."""
+    """Read the account's comments in full into the cache; the days to write again (only
+    partition days: comments older than ``TIKTOK_ETL_START_DATE`` are cached, not written)."""
+    if since is not None:
+        require_from_start(since, "--since")
     account = active_account(services.accounts, account_key)
     with services.connector() as connector:
-        return resync_comments(
+        report = resync_comments(
             connector.source(account),
             services.comment_cache,
             datetime.now(UTC),
             services.comment_workers,
             since,
         )
+    return replace(report, days=from_start(report.days))
 
 
 def rematerialize(

@@ -14,7 +14,7 @@ import dagster as dg
 
 from tiktok_etl.defs.batch import batch_run_config
 from tiktok_etl.defs.jobs import batch_job
-from tiktok_etl.defs.partitions import AccountDay
+from tiktok_etl.defs.partitions import START_DATE_VAR, AccountDay, from_start
 from tiktok_etl.defs.resources import TikTokConnectorResource
 
 
@@ -26,6 +26,10 @@ def _tick_time(context: dg.ScheduleEvaluationContext) -> datetime:
 def _requests(
     tiktok: TikTokConnectorResource, days: list[date], tick: datetime, label: str
 ) -> Iterator[dg.RunRequest | dg.SkipReason]:
+    days = from_start(days)
+    if not days:
+        yield dg.SkipReason(f"every day of this tick is before {START_DATE_VAR}")
+        return
     accounts = tiktok.services().accounts.list(status="active")
     if not accounts:
         yield dg.SkipReason("no active TikTok accounts; add one with `tiktok-etl accounts add`")

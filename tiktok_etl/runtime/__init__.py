@@ -24,6 +24,7 @@ from tiktok_etl.storage.accounts import AccountStore
 from tiktok_etl.storage.db import make_engine, to_psycopg2_url
 from tiktok_etl.storage.embedded import EmbeddedPostgres
 from tiktok_etl.storage.migrations import migrate
+from tiktok_etl.storage.parquet_layout import rename_account_folders
 
 _INSTANCE_YAML = Path(__file__).with_name("dagster_instance.yaml")
 
@@ -106,7 +107,8 @@ def database_url_for(settings: Settings) -> str:
 
 
 def open_runtime(settings: Settings | None = None, *, check_key: bool = True) -> Runtime:
-    """Connect (starting the embedded server if needed), migrate, load the token key, check
+    """Connect (starting the embedded server if needed), migrate (and rename Parquet folders
+    of earlier releases), load the token key, check
     it against the stored fingerprint (``TokenKeyMismatch``, a ``ConfigError``, says what
     to do), and replay rotated tokens a previous process could not commit.
 
@@ -114,8 +116,9 @@ def open_runtime(settings: Settings | None = None, *, check_key: bool = True) ->
     """
     settings = settings or Settings.from_env()
     url = database_url_for(settings)
-    engine = _engine_for(url)
+    engine = _engine_for(url, settings.pg_schema)
     migrate(engine)
+    rename_account_folders(settings.parquet_root)
     runtime = Runtime(
         settings=settings, database_url=url, engine=engine, cipher=_load_cipher(settings)
     )
@@ -126,9 +129,9 @@ def open_runtime(settings: Settings | None = None, *, check_key: bool = True) ->
 
 
 @functools.cache
-def _engine_for(url: str) -> sa.Engine:
-    # one pool per URL per process: resources are set up per step, engines are not
-    return make_engine(url)
+def _engine_for(url: str, schema: str) -> sa.Engine:
+    # one pool per URL and schema per process: resources are set up per step, engines are not
+    return make_engine(url, schema=schema)
 
 
 # The Dagster layer's entry points, importable from here. Imported last: both are built on

@@ -1,12 +1,14 @@
 """The open copy: one Parquet file per partition, in a hive-partitioned layout.
 
-Layout: ``<root>/<table>/account=<key>/date=<YYYY-MM-DD>/part-0.parquet``. The partition
-values live in the directory names only, not in the files: hive-partitioned readers
-(pyarrow datasets, DuckDB ``hive_partitioning``, Polars, Spark) add ``account`` and ``date``
-columns from the path and fail or duplicate columns when a file carries them too. Readers
-should declare those types (:data:`HIVE_PARTITIONING_SCHEMA`; DuckDB:
-``hive_types = {'account': VARCHAR, 'date': DATE}``): an all-digit account key would
-otherwise be inferred as a number.
+Layout: ``<root>/<table>/account_key=<key>/date=<YYYY-MM-DD>/part-0.parquet``. The folder
+names are the PostgreSQL column names, so hive-partitioned readers (pyarrow datasets,
+DuckDB ``hive_partitioning``, Polars, Spark) give every row ``account_key`` and ``date``
+exactly as the tables do. The values live in the folder names only, not in the files: with
+the column in both, pyarrow refuses to merge the two (``Unable to merge: Field date has
+incompatible types``) while DuckDB silently prefers one. Readers should declare the types
+(:data:`HIVE_PARTITIONING_SCHEMA`; DuckDB: ``hive_types = {'account_key': VARCHAR, 'date':
+DATE}``): an all-digit account key would otherwise be inferred as a number. Folders named
+``account=<key>`` by earlier releases are renamed by :mod:`tiktok_etl.storage.parquet_layout`.
 
 A file appears whole or not at all (:mod:`tiktok_etl.storage.whole_files`): on a local disk it
 is written under a temporary dot name, fsynced and renamed; on an object store it is written
@@ -37,7 +39,9 @@ from tiktok_etl.storage.tables import TableSpec
 from tiktok_etl.storage.whole_files import StoreKind, open_store, writing_whole
 
 FILE_NAME = "part-0.parquet"
-HIVE_PARTITIONING_SCHEMA = pa.schema([("account", pa.string()), ("date", pa.date32())])
+# the hive folder of each partition column: the column's own name
+ACCOUNT_FOLDER = "account_key"
+HIVE_PARTITIONING_SCHEMA = pa.schema([(ACCOUNT_FOLDER, pa.string()), ("date", pa.date32())])
 # the file's key-value metadata entry naming the partition write it holds
 WRITE_ID_KEY = b"tiktok_etl.write_id"
 
@@ -69,7 +73,7 @@ def file_schema(spec: TableSpec) -> pa.Schema:
 
 
 def partition_dir(root: str, spec: TableSpec, account_key: str, day: date) -> str:
-    return f"{root.rstrip('/')}/{spec.name}/account={account_key}/date={day.isoformat()}"
+    return f"{root.rstrip('/')}/{spec.name}/{ACCOUNT_FOLDER}={account_key}/date={day.isoformat()}"
 
 
 def partition_path(root: str, spec: TableSpec, account_key: str, day: date) -> str:

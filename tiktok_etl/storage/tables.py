@@ -27,6 +27,8 @@ from typing import Literal
 
 import pyarrow as pa
 
+from tiktok_etl.settings import Settings
+
 _IDENTIFIER = re.compile(r"^[a-z_][a-z0-9_]*$")
 
 # the Arrow type each PostgreSQL type is written as in Parquet; jsonb travels as JSON text
@@ -48,6 +50,13 @@ ApiFamily = Literal["display", "business"]
 # columns identify a row; "workflow" columns belong to a downstream workflow (set on first
 # insert only); "store" columns are bookkeeping the store maintains itself
 Owner = Literal["key", "connector", "workflow", "store"]
+
+
+def qualified_name(table: TableSpec | str, settings: Settings) -> str:
+    """``<schema>.<table>``: where a table of ours lives (``TIKTOK_ETL_PG_SCHEMA``), for
+    catalog metadata and documentation; our SQL itself stays unqualified."""
+    name = table if isinstance(table, str) else table.name
+    return f"{settings.pg_schema}.{name}"
 
 
 def quote_ident(name: str) -> str:

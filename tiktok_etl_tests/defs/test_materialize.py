@@ -106,7 +106,7 @@ def test_materialization_metadata_and_checks(
     assert result.success
     meta = result.asset_materializations_for_node("tiktok_videos")[0].metadata
     assert meta["dagster/row_count"].value == meta["dagster/partition_row_count"].value
-    assert meta["dagster/table_name"].value == "public.tiktok_videos"
+    assert meta["dagster/table_name"].value == "tiktok.tiktok_videos"
     assert meta["api_requests"].value >= 1
     assert "rejected_records" in meta and "api_retries" in meta and "api_pages" in meta
     assert isinstance(meta["dagster/column_schema"].value, dg.TableSchema)

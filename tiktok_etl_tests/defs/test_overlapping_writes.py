@@ -57,7 +57,9 @@ class FirstPublishHeld:
 
     def __init__(self, engine: sa.Engine, spec: TableSpec, account_key: str, day: date) -> None:
         self.engine = engine
-        self.suffix = f"/{spec.name}/account={account_key}/date={day.isoformat()}/part-0.parquet"
+        self.suffix = (
+            f"/{spec.name}/account_key={account_key}/date={day.isoformat()}/part-0.parquet"
+        )
         self.first_holding = threading.Event()
         self.second_done = threading.Event()
         self._publishes = 0

@@ -21,7 +21,7 @@ from dagster_k8s import K8sRunLauncher
 from tiktok_etl.runtime.run_recovery import POOL
 from tiktok_etl.runtime.run_watch import WatchedEventLogStorage
 from tiktok_etl.settings import ConfigError
-from tiktok_etl.storage.db import to_psycopg2_url
+from tiktok_etl.storage.db import to_psycopg2_url, with_search_path
 
 from .conftest import TOKEN_KEY
 
@@ -98,11 +98,12 @@ def test_the_kubernetes_instance_launches_pods_and_keeps_everything_in_our_postg
 
     storage = instance.event_log_storage
     assert isinstance(storage, WatchedEventLogStorage)
-    assert storage.postgres_url == to_psycopg2_url(distributed_env["TIKTOK_ETL_DATABASE_URL"])
+    data_url = to_psycopg2_url(distributed_env["TIKTOK_ETL_DATABASE_URL"])
+    assert storage.postgres_url == with_search_path(data_url, "dagster")
     assert storage.initialize_concurrency_limit_to_default(POOL)
     with engine.connect() as conn:
         slots = conn.execute(
-            sa.text("SELECT count(*) FROM concurrency_slots WHERE concurrency_key = :k"),
+            sa.text("SELECT count(*) FROM dagster.concurrency_slots WHERE concurrency_key = :k"),
             {"k": POOL},
         ).scalar_one()
     assert slots == 16  # deploy/dagster.yaml: concurrency.pools.default_limit

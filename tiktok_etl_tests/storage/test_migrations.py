@@ -17,7 +17,7 @@ def _tables(engine: sa.Engine) -> set[str]:
     with engine.connect() as conn:
         return set(
             conn.execute(
-                sa.text("SELECT tablename FROM pg_tables WHERE schemaname = 'public'")
+                sa.text("SELECT tablename FROM pg_tables WHERE schemaname = 'tiktok'")
             ).scalars()
         )
 
@@ -30,7 +30,7 @@ def test_migrate_applies_every_migration_in_order_then_nothing(pg_url: str) -> N
             assert migrate(engine) == []
             assert applied_versions(engine) == set(ALL_VERSIONS)
             assert {
-                "schema_migrations",
+                "tiktok_etl_migrations",
                 "tiktok_accounts",
                 "tiktok_tokens",
                 "tiktok_users",
@@ -70,7 +70,7 @@ def test_concurrent_migrations_apply_each_version_once(pg_url: str) -> None:
             applied = sorted(v for result in results for v in result)
             assert applied == sorted(ALL_VERSIONS)
             with engine.connect() as conn:
-                count = conn.execute(sa.text("SELECT count(*) FROM schema_migrations")).scalar()
+                count = conn.execute(sa.text("SELECT count(*) FROM tiktok_etl_migrations")).scalar()
             assert count == len(ALL_VERSIONS)
         finally:
             engine.dispose()

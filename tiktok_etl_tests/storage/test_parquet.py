@@ -37,9 +37,9 @@ def _files(root: Path) -> list[str]:
 
 def test_layout_is_hive_partitioned_by_account_and_date(tmp_path: Path) -> None:
     path = write_parquet_partition(str(tmp_path), VIDEOS, "acme", DAY, [video_row("v1")])
-    assert path == f"{tmp_path}/tiktok_videos/account=acme/date=2026-11-05/part-0.parquet"
+    assert path == f"{tmp_path}/tiktok_videos/account_key=acme/date=2026-11-05/part-0.parquet"
     assert path == partition_path(str(tmp_path), VIDEOS, "acme", DAY)
-    assert _files(tmp_path) == ["tiktok_videos/account=acme/date=2026-11-05/part-0.parquet"]
+    assert _files(tmp_path) == ["tiktok_videos/account_key=acme/date=2026-11-05/part-0.parquet"]
 
 
 def test_files_hold_every_column_but_the_partition_columns(tmp_path: Path) -> None:
@@ -79,7 +79,7 @@ def test_rewrite_replaces_the_file_and_leaves_no_temporary_files(tmp_path: Path)
     write_parquet_partition(str(tmp_path), VIDEOS, "acme", DAY, [video_row("v3")])
     stored = read_parquet_partition(str(tmp_path), VIDEOS, "acme", DAY)
     assert [r["video_id"] for r in stored] == ["v3"]
-    assert _files(tmp_path) == ["tiktok_videos/account=acme/date=2026-11-05/part-0.parquet"]
+    assert _files(tmp_path) == ["tiktok_videos/account_key=acme/date=2026-11-05/part-0.parquet"]
 
 
 def test_empty_partition_writes_an_empty_file_replacing_stale_data(tmp_path: Path) -> None:
@@ -101,7 +101,7 @@ def test_failed_write_keeps_the_previous_file(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="duplicate key"):
         write_parquet_partition(str(tmp_path), VIDEOS, "acme", DAY, [video_row("v2")] * 2)
     assert Path(path).read_bytes() == before
-    assert _files(tmp_path) == ["tiktok_videos/account=acme/date=2026-11-05/part-0.parquet"]
+    assert _files(tmp_path) == ["tiktok_videos/account_key=acme/date=2026-11-05/part-0.parquet"]
 
 
 def test_failed_rename_removes_the_temporary_file(tmp_path: Path) -> None:
@@ -123,8 +123,8 @@ def test_missing_partition_reads_as_empty(tmp_path: Path) -> None:
 def test_root_may_be_a_file_url(tmp_path: Path) -> None:
     root = f"file://{tmp_path}"
     path = write_parquet_partition(root, USERS, "acme", DAY, [user_row()])
-    assert path == f"{root}/tiktok_users/account=acme/date=2026-11-05/part-0.parquet"
-    assert (tmp_path / "tiktok_users/account=acme/date=2026-11-05/part-0.parquet").is_file()
+    assert path == f"{root}/tiktok_users/account_key=acme/date=2026-11-05/part-0.parquet"
+    assert (tmp_path / "tiktok_users/account_key=acme/date=2026-11-05/part-0.parquet").is_file()
     assert read_parquet_partition(root, USERS, "acme", DAY)[0]["username"] == "acme"
 
 
@@ -141,7 +141,7 @@ def test_pyarrow_reads_the_dataset_with_hive_partitioning(tmp_path: Path) -> Non
     _write_two_accounts_two_days(tmp_path)
     table = ds.dataset(tmp_path / "tiktok_videos", format="parquet", partitioning=HIVE).to_table()
     rows = sorted(table.to_pylist(), key=lambda r: r["video_id"])
-    assert [(r["account"], r["date"], r["video_id"]) for r in rows] == [
+    assert [(r["account_key"], r["date"], r["video_id"]) for r in rows] == [
         ("acme", DAY, "v1"),
         ("acme", DAY, "v2"),
         ("acme", DAY + timedelta(days=1), "v3"),
@@ -159,9 +159,9 @@ def test_duckdb_reads_the_dataset_with_hive_partitioning(tmp_path: Path) -> None
     glob = f"{tmp_path}/tiktok_videos/*/*/*.parquet"
     con = duckdb.connect()
     rows = con.execute(
-        "SELECT account, date, video_id, like_count, create_time, raw->>'id' "
+        "SELECT account_key, date, video_id, like_count, create_time, raw->>'id' "
         "FROM read_parquet(?, hive_partitioning = true, "
-        "hive_types = {'account': VARCHAR, 'date': DATE}) ORDER BY video_id",
+        "hive_types = {'account_key': VARCHAR, 'date': DATE}) ORDER BY video_id",
         [glob],
     ).fetchall()
     assert [(r[0], r[1], r[2], r[3]) for r in rows] == [
@@ -183,6 +183,8 @@ def test_duckdb_reads_the_dataset_with_hive_partitioning(tmp_path: Path) -> None
     assert types["create_time"] == "TIMESTAMP WITH TIME ZONE"
     assert types["view_count"] == "BIGINT"
     assert types["width"] == "INTEGER"
+    # one name per column: the Parquet copy has exactly the PostgreSQL table's columns
+    assert sorted(types) == sorted(VIDEOS.column_names)
 
 
 def test_to_arrow_keeps_the_full_schema(tmp_path: Path) -> None:

@@ -49,7 +49,7 @@ HIVE = ds.partitioning(HIVE_PARTITIONING_SCHEMA, flavor="hive")
 ACCESS_KEY = "test-access-key"
 SECRET_KEY = "test-secret-key"
 REGION = "eu-west-1"
-FINAL_KEY = "lake/tiktok_videos/account=acme/date=2026-11-05/part-0.parquet"
+FINAL_KEY = "lake/tiktok_videos/account_key=acme/date=2026-11-05/part-0.parquet"
 
 
 @pytest.fixture(scope="session")
@@ -136,7 +136,7 @@ def _failing_batches(fail_after: int) -> Iterator[pa.Table]:
 def test_write_and_read_back_an_s3_partition(bucket: Bucket) -> None:
     rows = [video_row("v1"), video_row("v2", raw={"nested": {"a": [1, 2]}})]
     path = write_parquet_partition(bucket.root, VIDEOS, "acme", DAY, rows)
-    assert path == f"{bucket.root}/tiktok_videos/account=acme/date=2026-11-05/part-0.parquet"
+    assert path == f"{bucket.root}/tiktok_videos/account_key=acme/date=2026-11-05/part-0.parquet"
     assert path == partition_path(bucket.root, VIDEOS, "acme", DAY)
     stored = read_parquet_partition(bucket.root, VIDEOS, "acme", DAY)
     assert stored == [{**{c: None for c in VIDEOS.column_names}, **row} for row in rows]
@@ -160,7 +160,7 @@ def test_overwrite_leaves_no_stale_objects(bucket: Bucket) -> None:
     write_parquet_partition(bucket.root, VIDEOS, "acme", DAY, [video_row("v3")])
     assert bucket.keys() == [
         FINAL_KEY,
-        "lake/tiktok_videos/account=acme/date=2026-11-06/part-0.parquet",
+        "lake/tiktok_videos/account_key=acme/date=2026-11-06/part-0.parquet",
     ]
     assert _video_ids(bucket.root) == ["v3"]
 
@@ -290,7 +290,7 @@ def test_pyarrow_reads_the_s3_dataset_with_hive_partitioning(bucket: Bucket) -> 
     _write_two_accounts_two_days(bucket.root)
     dataset = ds.dataset(f"{bucket.root}/tiktok_videos", format="parquet", partitioning=HIVE)
     rows = sorted(dataset.to_table().to_pylist(), key=lambda r: r["video_id"])
-    assert [(r["account"], r["date"], r["video_id"], r["like_count"]) for r in rows] == EXPECTED
+    assert [(r["account_key"], r["date"], r["video_id"], r["like_count"]) for r in rows] == EXPECTED
     assert dataset.schema.field("create_time").type == pa.timestamp("us", tz="UTC")
 
 
@@ -300,11 +300,11 @@ def test_duckdb_reads_the_s3_dataset_through_arrow(bucket: Bucket) -> None:
     videos = duckdb.from_arrow(dataset.to_table())
     rows = videos.query(
         "videos",
-        "SELECT account, date, video_id, like_count, raw->>'id' FROM videos ORDER BY video_id",
+        "SELECT account_key, date, video_id, like_count, raw->>'id' FROM videos ORDER BY video_id",
     ).fetchall()
     assert [r[:4] for r in rows] == EXPECTED
     assert [r[4] for r in rows] == ["v1", "v2", "v3", "v4"]
     types = {r[0]: r[1] for r in videos.query("videos", "DESCRIBE videos").fetchall()}
-    assert types["account"] == "VARCHAR"
+    assert types["account_key"] == "VARCHAR"
     assert types["date"] == "DATE"
     assert types["create_time"] == "TIMESTAMP WITH TIME ZONE"

@@ -28,7 +28,7 @@ SPECS: tuple[TableSpec, ...] = (
 
 # tables the migrations create that no spec declares: connector state, not data
 STATE_TABLES = {
-    "schema_migrations",
+    "tiktok_etl_migrations",
     "tiktok_accounts",
     "tiktok_tokens",
     "tiktok_rejects",
@@ -77,7 +77,7 @@ def migrated_columns(pg_url: str) -> dict[str, Columns]:
                         "SELECT c.table_name, c.column_name, c.data_type, c.udt_name, "
                         "c.is_nullable = 'YES' FROM information_schema.columns c "
                         "JOIN information_schema.tables t USING (table_schema, table_name) "
-                        "WHERE c.table_schema = 'public' AND t.table_type = 'BASE TABLE'"
+                        "WHERE c.table_schema = 'tiktok' AND t.table_type = 'BASE TABLE'"
                     )
                 ).all()
         finally:
