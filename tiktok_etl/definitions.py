@@ -6,6 +6,7 @@ import dagster as dg
 
 from tiktok_etl.defs.accounts_sync import tiktok_accounts_sync_sensor
 from tiktok_etl.defs.assets import RAW_ASSETS
+from tiktok_etl.defs.catalog import with_code_references
 from tiktok_etl.defs.jobs import ingest_job
 from tiktok_etl.defs.mentions import sl_mentions
 from tiktok_etl.defs.resources import resource_from_environment
@@ -22,7 +23,7 @@ from tiktok_etl.settings import Settings
 Settings.from_env()
 
 defs = dg.Definitions(
-    assets=[*RAW_ASSETS, sl_mentions, tiktok_account_tokens],
+    assets=with_code_references([*RAW_ASSETS, sl_mentions, tiktok_account_tokens]),
     jobs=[ingest_job, token_refresh_job, resync_job],
     schedules=[tiktok_today_schedule, tiktok_lookback_schedule],
     sensors=[tiktok_accounts_sync_sensor, tiktok_token_refresh_sensor],

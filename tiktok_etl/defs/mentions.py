@@ -26,6 +26,7 @@ from tiktok_etl.defs.assets import (
     tiktok_users,
     tiktok_videos,
 )
+from tiktok_etl.defs.catalog import table_catalog
 from tiktok_etl.defs.checks import CheckTarget, check_specs, combine_checks, partition_checks
 from tiktok_etl.defs.failures import classified_failures
 from tiktok_etl.defs.partitions import AccountDay, account_day_partitions
@@ -61,7 +62,7 @@ MENTIONS_TARGET = CheckTarget(
         "listening mention schema, with the account's keywords matched. Upserted: `status` "
         "and other workflow columns survive re-ingestion; vanished mentions get `deleted_at`."
     ),
-    metadata={"dagster/table_name": "public.sl_mentions"},
+    **table_catalog(MENTIONS_TABLE, pii=True),
 )
 def sl_mentions(
     context: dg.AssetExecutionContext, tiktok: TikTokConnectorResource
