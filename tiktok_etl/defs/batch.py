@@ -50,8 +50,8 @@ from tiktok_etl.defs.checks import CheckTarget, blocking_failures
 from tiktok_etl.defs.mentions import normalize_one, sl_mentions
 from tiktok_etl.defs.partitions import AccountDay
 from tiktok_etl.defs.resources import TikTokConnectorResource
+from tiktok_etl.mentions.schema import MENTIONS
 from tiktok_etl.runtime import Connector, Services
-from tiktok_etl.storage.mentions_store import MENTIONS_TABLE
 
 OP_NAME = "tiktok_batch_ingest"
 
@@ -237,7 +237,7 @@ def _ingest_partition(
         write, result = normalize_one(services, ad)
     except Exception as exc:
         raise _AssetFailed(MENTIONS_KEY, exc) from exc
-    metadata = partition_metadata(MENTIONS_TABLE, [write])
+    metadata = partition_metadata(MENTIONS, [write])
     metadata.update(asdict(result))
     yield from _recorded(context, MENTIONS_KEY, key, metadata, write.checks)
 

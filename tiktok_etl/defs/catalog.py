@@ -12,6 +12,7 @@ This module only builds Dagster values; it reads no database and calls no API.
 
 from __future__ import annotations
 
+import inspect
 import warnings
 from collections.abc import Iterable, Sequence
 from datetime import timedelta
@@ -93,18 +94,28 @@ def asset_catalog(
     pii: bool,
     api_families: Sequence[ApiFamily] = BOTH_FAMILIES,
     fresh: bool = True,
+    spec: bool = False,
     settings: Settings | None = None,
 ) -> dict[str, Any]:
     """The keywords an asset passes to ``dg.asset`` (or ``dg.AssetSpec``) for its catalog
     entry: metadata (column schema, table name), owners, tags and freshness policy.
     ``fresh=False`` for an asset that is observed, never materialized (the freshness
-    evaluator reads materializations only)."""
+    evaluator reads materializations only). ``spec=True`` for a ``dg.AssetSpec``: it has no
+    function for :func:`with_code_references` to point at, so the caller's line is used."""
     settings = settings or Settings.from_env()
+    metadata: dict[str, Any] = {
+        "dagster/column_schema": column_schema(columns),
+        "dagster/table_name": qualified_table_name(table, settings),
+    }
+    if spec:
+        caller = inspect.stack(context=0)[1]
+        metadata["dagster/code_references"] = dg.CodeReferencesMetadataValue(
+            code_references=[
+                dg.LocalFileCodeReference(file_path=caller.filename, line_number=caller.lineno)
+            ]
+        )
     entry: dict[str, Any] = {
-        "metadata": {
-            "dagster/column_schema": column_schema(columns),
-            "dagster/table_name": qualified_table_name(table, settings),
-        },
+        "metadata": metadata,
         "owners": owners(settings),
         "tags": catalog_tags(pii=pii, api_families=api_families),
     }

@@ -34,6 +34,7 @@ from tiktok_etl.defs.resources import TikTokConnectorResource
 from tiktok_etl.ingest.window import DayWindow
 from tiktok_etl.mentions.keywords import KeywordMatcher
 from tiktok_etl.mentions.normalize import normalize_partition
+from tiktok_etl.mentions.schema import MENTIONS
 from tiktok_etl.runtime import Services
 from tiktok_etl.storage.mentions_store import MENTIONS_TABLE, UpsertResult
 from tiktok_etl.storage.tables import COMMENTS, USERS, VIDEOS
@@ -62,7 +63,8 @@ MENTIONS_TARGET = CheckTarget(
         "listening mention schema, with the account's keywords matched. Upserted: `status` "
         "and other workflow columns survive re-ingestion; vanished mentions get `deleted_at`."
     ),
-    **table_catalog(MENTIONS_TABLE, pii=True),
+    # the table as stored (MENTIONS_TABLE is the write path's staging shape)
+    **table_catalog(MENTIONS, pii=True),
 )
 def sl_mentions(
     context: dg.AssetExecutionContext, tiktok: TikTokConnectorResource
@@ -77,7 +79,7 @@ def sl_mentions(
         writes.append(write)
         for name in totals:
             totals[name] += getattr(result, name)
-    metadata = partition_metadata(MENTIONS_TABLE, writes)
+    metadata = partition_metadata(MENTIONS, writes)
     metadata.update(totals)
     yield dg.MaterializeResult(
         metadata=metadata, check_results=combine_checks([w.checks for w in writes])

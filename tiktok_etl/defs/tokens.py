@@ -116,7 +116,7 @@ tiktok_account_tokens = dg.AssetSpec(
     group_name="tiktok",
     kinds={"tiktok", "postgres"},
     # observed, never materialized: Dagster's freshness evaluator would say "unknown" forever
-    **asset_catalog("tiktok_tokens", TOKEN_HEALTH_COLUMNS, pii=False, fresh=False),
+    **asset_catalog("tiktok_tokens", TOKEN_HEALTH_COLUMNS, pii=False, fresh=False, spec=True),
 )
 
 
