@@ -6,6 +6,7 @@ import dagster as dg
 
 from tiktok_etl.defs.accounts_sync import tiktok_accounts_sync_sensor
 from tiktok_etl.defs.assets import RAW_ASSETS
+from tiktok_etl.defs.catalog import with_code_references
 from tiktok_etl.defs.jobs import ingest_job
 from tiktok_etl.defs.mentions import sl_mentions
 from tiktok_etl.defs.metrics import METRICS_ASSETS
@@ -29,7 +30,9 @@ from tiktok_etl.settings import Settings
 Settings.from_env()
 
 defs = dg.Definitions(
-    assets=[*RAW_ASSETS, sl_mentions, *METRICS_ASSETS, tiktok_account_tokens, *LISTENING_ASSETS],
+    assets=with_code_references(
+        [*RAW_ASSETS, sl_mentions, *METRICS_ASSETS, tiktok_account_tokens, *LISTENING_ASSETS]
+    ),
     jobs=[ingest_job, token_refresh_job, resync_job, listening_job],
     schedules=[tiktok_today_schedule, tiktok_lookback_schedule, tiktok_listening_schedule],
     sensors=[

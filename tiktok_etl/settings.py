@@ -85,6 +85,21 @@ def flag(raw: str) -> bool:
     raise Invalid("1 or 0 (true/false)", repr(value))
 
 
+_OWNER = re.compile(r"^(team:[A-Za-z0-9_.-]+|[^@\s,]+@[^@\s,]+\.[^@\s,]+)$")
+
+
+def owner_list(raw: str) -> str:
+    """Comma-separated asset owners, as Dagster accepts them (an e-mail or ``team:<name>``)."""
+    owners = [part.strip() for part in raw.split(",") if part.strip()]
+    bad = [owner for owner in owners if not _OWNER.match(owner)]
+    if not owners or bad:
+        raise Invalid(
+            "comma-separated e-mail addresses or team:<name> entries, e.g. 'team:data,ana@x.io'",
+            repr(", ".join(bad)) if bad else None,
+        )
+    return ",".join(owners)
+
+
 def _checked_http_url(raw: str) -> str:
     value = raw.strip()
     parts = urlsplit(value)
@@ -454,6 +469,13 @@ class Settings:
         "under running sensors: set your own first day of history",
         parse=iso_date,
         default="2024-01-01",
+    )
+    owners: str = setting(
+        "TIKTOK_ETL_OWNERS",
+        "owners every asset names in the Dagster catalog: comma-separated e-mail addresses "
+        "or `team:<name>`",
+        parse=owner_list,
+        default="team:tiktok-etl",
         in_resource=False,
     )
 

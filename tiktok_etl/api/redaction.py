@@ -15,6 +15,7 @@ appears inside a ``bytes``/``str`` repr.
 
 from __future__ import annotations
 
+import logging
 import re
 import threading
 
@@ -107,3 +108,22 @@ def redact(text: str) -> str:
     text = _PAIR_VALUE.sub(lambda m: f"{m['prefix']}{MASK}", text)
     text = _HEADER_VALUE.sub(lambda m: f"{m['prefix']}{MASK}", text)
     return _PREFIXED_TOKEN.sub(lambda m: f"{m['prefix']}{MASK}", text)
+
+
+class RedactingFilter(logging.Filter):
+    """A logging filter that masks secrets in a record's formatted message (and traceback
+    text) before any handler sees it, the Dagster run log included.
+
+    Attach it to the loggers whose own calls it must cover: a logger's filters do not see
+    records propagated from its children."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        masked = redact(message)
+        if masked != message:
+            record.msg, record.args = masked, None
+        if record.exc_info and not record.exc_text:
+            record.exc_text = redact(logging.Formatter().formatException(record.exc_info))
+        elif record.exc_text:
+            record.exc_text = redact(record.exc_text)
+        return True

@@ -31,9 +31,12 @@ from tiktok_etl.api.clock import Clock, SystemClock
 from tiktok_etl.api.errors import RateLimited, RequestNotSendable, TikTokError, TransportError
 from tiktok_etl.api.outcome import Outcome
 from tiktok_etl.api.ratelimit import RateLimiter, UnlimitedLimiter, WaitTooLong
+from tiktok_etl.api.redaction import RedactingFilter
 from tiktok_etl.api.wait_cap import limiter_wait_capped, seconds, server_wait_capped
 
 logger = logging.getLogger("tiktok_etl.api")
+# a safety net: its lines reach the Dagster run log (python_logs in the instance yaml)
+logger.addFilter(RedactingFilter())
 
 Classifier = Callable[[httpx.Response, str], Outcome]
 

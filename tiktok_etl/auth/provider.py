@@ -17,6 +17,7 @@ All of them share the same lock, re-read and compare-and-swap.
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -24,9 +25,12 @@ from datetime import UTC, datetime
 
 from tiktok_etl.api import ReauthRequired
 from tiktok_etl.api.oauth import REFRESH_ANSWER_LOST
+from tiktok_etl.api.redaction import redact
 from tiktok_etl.auth.model import StoredTokens, TokenSet
 from tiktok_etl.auth.store import TokenStore
 from tiktok_etl.storage.accounts import AccountStore
+
+_log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -97,6 +101,7 @@ class StoredTokenProvider:
 
     def _mark_reauth(self, reason: str) -> None:
         self._accounts.set_status(self._key, "reauth_required", reason)
+        _log.warning("account %s marked reauth_required: %s", self._key, redact(reason))
 
     @property
     def account_key(self) -> str:
@@ -151,4 +156,10 @@ class StoredTokenProvider:
             # the old refresh token is dead now: the new pair is durable before it is used
             updated = self._store.persist_rotated(self._key, stored.version, fresh)
             self.refreshes += 1
+            _log.info(
+                "account %s: tokens refreshed (version %d -> %d)",
+                self._key,
+                stored.version,
+                updated.version,
+            )
             return updated

@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import shlex
 import sys
+from pathlib import Path
 
 import click
 
@@ -25,16 +26,38 @@ def dev(port: int, host: str) -> None:
     from tiktok_etl.runtime import open_runtime
 
     runtime = open_runtime()
-    runtime.prepare_dagster_home()
+    home = runtime.prepare_dagster_home()
     env = runtime.child_env()
     if is_demo_home(runtime.settings) and "TIKTOK_ETL_SANDBOX" not in os.environ:
         prepare_demo_environment(env, runtime.settings.home)
         click.echo("this home was populated by `tiktok-etl demo`: runs use the simulated TikTok")
-    # the interpreter running us has dagster installed, whatever PATH says
-    args = [sys.executable, "-m", "dagster", "dev", "-m", "tiktok_etl.definitions"]
+    project = os.getcwd()
+    env.update(_absolute_paths(env, project))
+    args = [*dev_server_command(), "-m", "tiktok_etl.definitions", "-d", project]
     args += ["-h", host, "-p", str(port)]
     click.echo(f"Dagster UI on http://{host}:{port} (DAGSTER_HOME={env['DAGSTER_HOME']})")
+    # Started in DAGSTER_HOME, which holds the instance config: Dagster reads it from there,
+    # and does not warn about a project's own dagster.yaml in the current directory.
+    os.chdir(home)
     os.execvpe(args[0], args, env)
+
+
+def dev_server_command() -> list[str]:
+    """``dg dev`` (dagster-dg-cli, Dagster's successor of ``dagster dev``) when installed beside
+    this interpreter; else ``dagster dev``, without its notice that ``dg dev`` supersedes it."""
+    dg = Path(sys.executable).with_name("dg")
+    if dg.exists():
+        return [str(dg), "dev"]
+    notice = "ignore:Function `dev_command` is superseded:FutureWarning"
+    return [sys.executable, "-W", notice, "-m", "dagster", "dev"]
+
+
+def _absolute_paths(env: dict[str, str], base: str) -> dict[str, str]:
+    """A relative local Parquet root, made absolute: the server does not start in ``base``."""
+    root = env.get("TIKTOK_ETL_PARQUET_ROOT", "")
+    if root and "://" not in root and not os.path.isabs(root):
+        return {"TIKTOK_ETL_PARQUET_ROOT": os.path.join(base, root)}
+    return {}
 
 
 @click.command("env", cls=Command)

@@ -14,6 +14,13 @@ from typing import Any
 
 import dagster as dg
 
+from tiktok_etl.defs.catalog import (
+    BOTH_FAMILIES,
+    ApiFamily,
+    column_schema,
+    qualified_table_name,
+    table_catalog,
+)
 from tiktok_etl.defs.checks import CheckTarget, check_specs, combine_checks, partition_checks
 from tiktok_etl.defs.failures import classified_failures
 from tiktok_etl.defs.partitions import AccountDay, account_day_partitions
@@ -25,9 +32,8 @@ from tiktok_etl.ingest.sources import AccountSource
 from tiktok_etl.ingest.videos import fetch_videos
 from tiktok_etl.ingest.window import DayWindow
 from tiktok_etl.runtime import Connector, Services
-from tiktok_etl.settings import Settings
 from tiktok_etl.storage.accounts import Account, AccountStore
-from tiktok_etl.storage.tables import COMMENTS, USERS, VIDEOS, TableSpec, qualified_name
+from tiktok_etl.storage.tables import COMMENTS, USERS, VIDEOS, TableSpec
 
 GROUP = "tiktok"
 POOL = "tiktok_api"
@@ -50,17 +56,6 @@ VIDEOS_TARGET = CheckTarget(VIDEOS, id_columns=("video_id",), time_column="creat
 COMMENTS_TARGET = CheckTarget(
     COMMENTS, id_columns=("comment_id", "video_id"), time_column="create_time"
 )
-
-
-def column_schema(spec: TableSpec) -> dg.TableSchema:
-    return dg.TableSchema(
-        columns=[
-            dg.TableColumn(
-                c.name, c.pg_type, constraints=dg.TableColumnConstraints(nullable=c.nullable)
-            )
-            for c in spec.columns
-        ]
-    )
 
 
 def active_account(accounts: AccountStore, account_key: str) -> Account:
@@ -186,8 +181,8 @@ def partition_metadata(spec: TableSpec, writes: list[PartitionWrite]) -> dict[st
     metadata: dict[str, Any] = {
         "dagster/row_count": rows,
         "dagster/partition_row_count": rows,
-        "dagster/table_name": qualified_name(spec, Settings.from_env()),
-        "dagster/column_schema": column_schema(spec),
+        "dagster/table_name": qualified_table_name(spec.name),
+        "dagster/column_schema": column_schema(spec.columns),
         "rows_replaced": sum(w.replaced for w in writes),
         "rejected_records": sum(w.rejected for w in writes),
         "partitions_written": len(writes),
@@ -205,7 +200,12 @@ def partition_metadata(spec: TableSpec, writes: list[PartitionWrite]) -> dict[st
 
 
 def _asset(
-    name: str, target: CheckTarget, description: str
+    name: str,
+    target: CheckTarget,
+    description: str,
+    *,
+    pii: bool,
+    api_families: tuple[ApiFamily, ...] = BOTH_FAMILIES,
 ) -> Callable[[Callable[..., Any]], dg.AssetsDefinition]:
     return dg.asset(
         name=name,
@@ -215,10 +215,9 @@ def _asset(
         pool=POOL,
         retry_policy=API_RETRY,
         backfill_policy=BACKFILL,
-        check_specs=check_specs(name, target),
+        check_specs=check_specs(name, target, blocking=True),
         description=description,
-        # read when the definitions load, like the partitions' first day
-        metadata={"dagster/table_name": qualified_name(target.spec, Settings.from_env())},
+        **table_catalog(target.spec, pii=pii, api_families=api_families),
     )
 
 
@@ -239,6 +238,7 @@ def fetch_video_rows(
     USERS_TARGET,
     "Daily profile snapshot of each connected account (followers, likes, videos, bio). "
     "Past days back-filled today carry today's values and say so in `fetched_at`.",
+    pii=True,
 )
 def tiktok_users(
     context: dg.AssetExecutionContext, tiktok: TikTokConnectorResource
@@ -251,6 +251,7 @@ def tiktok_users(
     VIDEOS_TARGET,
     "Videos each account published in the partition's UTC day, with their current metrics "
     "(and analytics fields for Business accounts). Re-materialize to refresh metrics.",
+    pii=False,
 )
 def tiktok_videos(
     context: dg.AssetExecutionContext, tiktok: TikTokConnectorResource
@@ -271,6 +272,8 @@ def fetch_comment_rows(
     COMMENTS_TARGET,
     "Comments and replies written in the partition's UTC day on any of the account's videos, "
     "old or new (Business accounts; Display accounts have no comment endpoint and stay empty).",
+    pii=True,
+    api_families=("business",),
 )
 def tiktok_comments(
     context: dg.AssetExecutionContext, tiktok: TikTokConnectorResource

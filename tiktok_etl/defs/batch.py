@@ -46,14 +46,14 @@ from tiktok_etl.defs.assets import (
     tiktok_users,
     tiktok_videos,
 )
-from tiktok_etl.defs.checks import CheckTarget
+from tiktok_etl.defs.checks import CheckTarget, blocking_failures
 from tiktok_etl.defs.mentions import normalize_one, sl_mentions
 from tiktok_etl.defs.metrics import METRIC_STEPS, metrics_metadata
 from tiktok_etl.defs.partitions import AccountDay
 from tiktok_etl.defs.resources import TikTokConnectorResource
 from tiktok_etl.ingest import metrics as observed_metrics
+from tiktok_etl.mentions.schema import MENTIONS
 from tiktok_etl.runtime import Connector, Services
-from tiktok_etl.storage.mentions_store import MENTIONS_TABLE
 
 OP_NAME = "tiktok_batch_ingest"
 
@@ -129,6 +129,23 @@ def _landed_in_this_run(context: dg.OpExecutionContext) -> set[tuple[dg.AssetKey
     return landed
 
 
+def _failed_checks_in_this_run(
+    context: dg.OpExecutionContext,
+) -> dict[tuple[dg.AssetKey, str], list[str]]:
+    """``table.check`` names that failed for (asset, partition) in an earlier attempt."""
+    failed: dict[tuple[dg.AssetKey, str], list[str]] = {}
+    records = context.instance.all_logs(
+        context.run_id, of_type=dg.DagsterEventType.ASSET_CHECK_EVALUATION
+    )
+    for record in records:
+        evaluation = record.get_dagster_event().asset_check_evaluation_data
+        if not evaluation.passed and evaluation.partition:
+            where = (evaluation.asset_key, evaluation.partition)
+            name = f"{evaluation.asset_key.to_user_string()}.{evaluation.check_name}"
+            failed.setdefault(where, []).append(name)
+    return failed
+
+
 def _target_materialization(
     instance: dg.DagsterInstance, asset_key: dg.AssetKey, partition: str
 ) -> Any:
@@ -181,12 +198,16 @@ def _ingest_partition(
     connector: Connector,
     ad: AccountDay,
     landed: set[tuple[dg.AssetKey, str]],
+    landed_blocked: Mapping[tuple[dg.AssetKey, str], list[str]],
 ) -> Iterator[Event]:
     """Users, videos, comments, then sl_mentions of one partition; raises on the first
-    asset that fails (its later assets depend on it), with that asset's name attached."""
+    asset that fails (its later assets depend on it), with that asset's name attached.
+    A raw check failure keeps the partition's sl_mentions from being built."""
     key = str(ad.partition_key)
+    blocked: list[str] = []
     for asset_key, target, fetch in RAW_STEPS:
         if (asset_key, key) in landed:
+            blocked += landed_blocked.get((asset_key, key), [])
             continue
         before = connector.transport.stats.snapshot()
         try:
@@ -199,12 +220,25 @@ def _ingest_partition(
             "%s %s: %d rows, %d rejected", target.spec.name, key, write.rows, write.rejected
         )
         yield from _recorded(context, asset_key, key, metadata, write.checks)
+        blocked += blocking_failures(target.spec.name, write.checks)
     if (MENTIONS_KEY, key) not in landed:
+        if blocked:
+            # as the raw assets' blocking checks stop sl_mentions in an asset run
+            raise _AssetFailed(
+                MENTIONS_KEY,
+                dg.Failure(
+                    description=(
+                        f"sl_mentions of {key} not built: the raw data failed "
+                        f"{', '.join(blocked)}; fix or re-materialize the raw partition"
+                    ),
+                    allow_retries=False,
+                ),
+            )
         try:
             write, result = normalize_one(services, ad)
         except Exception as exc:
             raise _AssetFailed(MENTIONS_KEY, exc) from exc
-        metadata = partition_metadata(MENTIONS_TABLE, [write])
+        metadata = partition_metadata(MENTIONS, [write])
         metadata.update(asdict(result))
         yield from _recorded(context, MENTIONS_KEY, key, metadata, write.checks)
     yield from _metrics_of_partition(context, services, connector, ad, landed)
@@ -260,12 +294,15 @@ def tiktok_batch_ingest(
 ) -> Iterator[Event]:
     partitions = [_parse(key) for key in config.partitions]
     landed = _landed_in_this_run(context) if context.retry_number else set()
+    landed_blocked = _failed_checks_in_this_run(context) if context.retry_number else {}
     failures: list[PartitionFailure] = []
     services = tiktok.services()
     with services.connector() as connector:
         for ad in partitions:
             try:
-                yield from _ingest_partition(context, services, connector, ad, landed)
+                yield from _ingest_partition(
+                    context, services, connector, ad, landed, landed_blocked
+                )
             except _AssetFailed as failed:
                 failure = PartitionFailure(
                     partition=str(ad.partition_key),

@@ -32,16 +32,31 @@ class CheckTarget:
     time_column: str | None
 
 
-def check_specs(asset_key: str, target: CheckTarget) -> list[dg.AssetCheckSpec]:
+def check_specs(
+    asset_key: str, target: CheckTarget, *, blocking: bool = False
+) -> list[dg.AssetCheckSpec]:
+    """The checks of ``asset_key``. ``blocking``: a failure (ERROR severity, the default)
+    fails the asset's step, so Dagster skips what depends on it in the same run; the raw
+    tables' checks block ``sl_mentions`` that way (the batch job, one step for many
+    partitions, gates each partition itself with :func:`blocking_failures`)."""
     table = target.spec.name
     specs = [
-        dg.AssetCheckSpec(UNIQUE_KEYS, asset=asset_key, description=f"{table}: no duplicate key"),
         dg.AssetCheckSpec(
-            IDS_PRESENT, asset=asset_key, description=f"{table}: identifiers are non-empty"
+            UNIQUE_KEYS,
+            asset=asset_key,
+            description=f"{table}: no duplicate key",
+            blocking=blocking,
+        ),
+        dg.AssetCheckSpec(
+            IDS_PRESENT,
+            asset=asset_key,
+            description=f"{table}: identifiers are non-empty",
+            blocking=blocking,
         ),
         dg.AssetCheckSpec(
             COUNTS_MATCH,
             asset=asset_key,
+            blocking=blocking,
             description=(
                 f"{table}: PostgreSQL and Parquet hold the same write (its id is in both) "
                 "and the same number of rows"
@@ -54,6 +69,7 @@ def check_specs(asset_key: str, target: CheckTarget) -> list[dg.AssetCheckSpec]:
                 IN_WINDOW,
                 asset=asset_key,
                 description=f"{table}: every {target.time_column} falls in the partition's UTC day",
+                blocking=blocking,
             )
         )
     return specs
@@ -86,6 +102,12 @@ def check_results(counts: PartitionCounts) -> list[dg.AssetCheckResult]:
         )
     )
     return results
+
+
+def blocking_failures(table: str, results: list[dg.AssetCheckResult]) -> list[str]:
+    """``table.check`` for each failed result of a raw table: what keeps its partition's
+    ``sl_mentions`` from being built."""
+    return [f"{table}.{r.check_name}" for r in results if not r.passed]
 
 
 def partition_checks(

@@ -26,6 +26,7 @@ from tiktok_etl.defs.assets import (
     tiktok_users,
     tiktok_videos,
 )
+from tiktok_etl.defs.catalog import table_catalog
 from tiktok_etl.defs.checks import CheckTarget, check_specs, combine_checks, partition_checks
 from tiktok_etl.defs.failures import classified_failures
 from tiktok_etl.defs.partitions import AccountDay, account_day_partitions
@@ -33,10 +34,10 @@ from tiktok_etl.defs.resources import TikTokConnectorResource
 from tiktok_etl.ingest.window import DayWindow
 from tiktok_etl.mentions.keywords import KeywordMatcher
 from tiktok_etl.mentions.normalize import normalize_partition
+from tiktok_etl.mentions.schema import MENTIONS
 from tiktok_etl.runtime import Services
-from tiktok_etl.settings import Settings
 from tiktok_etl.storage.mentions_store import MENTIONS_TABLE, UpsertResult
-from tiktok_etl.storage.tables import COMMENTS, USERS, VIDEOS, qualified_name
+from tiktok_etl.storage.tables import COMMENTS, USERS, VIDEOS
 
 # a database that restarted or failed over is back within seconds
 DB_RETRY = dg.RetryPolicy(
@@ -62,7 +63,8 @@ MENTIONS_TARGET = CheckTarget(
         "listening mention schema, with the account's keywords matched. Upserted: `status` "
         "and other workflow columns survive re-ingestion; vanished mentions get `deleted_at`."
     ),
-    metadata={"dagster/table_name": qualified_name("sl_mentions", Settings.from_env())},
+    # the table as stored (MENTIONS_TABLE is the write path's staging shape)
+    **table_catalog(MENTIONS, pii=True),
 )
 def sl_mentions(
     context: dg.AssetExecutionContext, tiktok: TikTokConnectorResource
@@ -77,7 +79,7 @@ def sl_mentions(
         writes.append(write)
         for name in totals:
             totals[name] += getattr(result, name)
-    metadata = partition_metadata(MENTIONS_TABLE, writes)
+    metadata = partition_metadata(MENTIONS, writes)
     metadata.update(totals)
     yield dg.MaterializeResult(
         metadata=metadata, check_results=combine_checks([w.checks for w in writes])

@@ -23,6 +23,7 @@ from tiktok_etl.defs.assets import (
     active_account,
     column_schema,
 )
+from tiktok_etl.defs.catalog import table_catalog
 from tiktok_etl.defs.failures import classified_failures
 from tiktok_etl.defs.partitions import AccountDay, account_day_partitions
 from tiktok_etl.defs.resources import TikTokConnectorResource
@@ -115,7 +116,7 @@ def metrics_metadata(spec: TableSpec, writes: list[MetricsWrite]) -> dict[str, A
     reporting a row count."""
     metadata: dict[str, Any] = {
         "dagster/table_name": qualified_name(spec, Settings.from_env()),
-        "dagster/column_schema": column_schema(spec),
+        "dagster/column_schema": column_schema(spec.columns),
         "partitions_written": sum(w.observed for w in writes),
         "partitions_not_observable": sum(not w.observed for w in writes),
     }
@@ -173,10 +174,8 @@ def _metrics_asset(
         retry_policy=API_RETRY,
         backfill_policy=BACKFILL,
         description=description,
-        metadata={
-            "dagster/table_name": qualified_name(spec, Settings.from_env()),
-            "dagster/column_schema": column_schema(spec),
-        },
+        # metrics and counts only: no usernames
+        **table_catalog(spec, pii=False),
     )
 
 

@@ -23,11 +23,13 @@ import dagster as dg
 
 from tiktok_etl.api.research_query import parse_query
 from tiktok_etl.defs.assets import API_RETRY, POOL, column_schema
+from tiktok_etl.defs.catalog import ApiFamily, table_catalog
 from tiktok_etl.defs.failures import classified_failures
 from tiktok_etl.defs.resources import TikTokConnectorResource
 from tiktok_etl.ingest.fetched import FetchOutcome
 from tiktok_etl.ingest.research import fetch_query_comments, fetch_query_videos
 from tiktok_etl.mentions.research import normalize_research_partition
+from tiktok_etl.mentions.schema import MENTIONS
 from tiktok_etl.runtime import Services
 from tiktok_etl.runtime.research import QUERIES_PARTITIONS_NAME, Listening
 from tiktok_etl.settings import Settings
@@ -35,6 +37,7 @@ from tiktok_etl.storage.research import RESEARCH_COMMENTS, RESEARCH_VIDEOS, Stor
 from tiktok_etl.storage.tables import TableSpec, qualified_name
 
 GROUP = "tiktok_listening"
+RESEARCH_FAMILY: tuple[ApiFamily, ...] = ("research",)
 FIRST_DAY = "2024-01-01"
 
 queries_partitions = dg.DynamicPartitionsDefinition(name=QUERIES_PARTITIONS_NAME)
@@ -71,7 +74,7 @@ def _metadata(
     metadata: dict[str, Any] = {
         "dagster/row_count": rows,
         "dagster/table_name": qualified_name(spec, Settings.from_env()),
-        "dagster/column_schema": column_schema(spec),
+        "dagster/column_schema": column_schema(spec.columns),
         "rejected_records": sum(j for _, _, j, _ in written),
         "partitions_written": len(written),
     }
@@ -138,6 +141,7 @@ def _fetch_comments(
     kinds={"tiktok", "postgres", "parquet"},
     pool=POOL,
     retry_policy=API_RETRY,
+    **table_catalog(RESEARCH_VIDEOS, pii=True, api_families=RESEARCH_FAMILY, daily=True),
 )
 def tiktok_research_videos(
     context: dg.AssetExecutionContext, tiktok: TikTokConnectorResource
@@ -157,6 +161,7 @@ def tiktok_research_videos(
     kinds={"tiktok", "postgres", "parquet"},
     pool=POOL,
     retry_policy=API_RETRY,
+    **table_catalog(RESEARCH_COMMENTS, pii=True, api_families=RESEARCH_FAMILY, daily=True),
 )
 def tiktok_research_comments(
     context: dg.AssetExecutionContext, tiktok: TikTokConnectorResource
@@ -175,7 +180,7 @@ def tiktok_research_comments(
         "source_key the query key, account_key 'query.<key>'). An owned account's video "
         "keeps its account row."
     ),
-    metadata={"dagster/table_name": qualified_name("sl_mentions", Settings.from_env())},
+    **table_catalog(MENTIONS, pii=True, api_families=RESEARCH_FAMILY, daily=True),
 )
 def tiktok_research_mentions(
     context: dg.AssetExecutionContext, tiktok: TikTokConnectorResource

@@ -40,6 +40,7 @@ from tiktok_etl.auth.health import (
     utc_text,
 )
 from tiktok_etl.auth.model import StoredTokens, validate_refresh_fraction
+from tiktok_etl.defs.catalog import asset_catalog
 from tiktok_etl.defs.failures import is_transient
 from tiktok_etl.defs.partitions import accounts_partitions
 from tiktok_etl.defs.resources import TikTokConnectorResource
@@ -47,6 +48,7 @@ from tiktok_etl.runtime import Runtime
 from tiktok_etl.settings import ConfigError, Settings, setting_for
 from tiktok_etl.storage.accounts import Account
 from tiktok_etl.storage.errors import AccountNotFound
+from tiktok_etl.storage.tables import col
 
 REFRESH_FRACTION_VAR = "TIKTOK_ETL_REFRESH_FRACTION"
 _REFRESH_FRACTION_DEFAULT = setting_for(REFRESH_FRACTION_VAR).default
@@ -85,6 +87,24 @@ def refresh_run_config(
     return {"ops": {PLAN_OP: {"config": config}}}
 
 
+# what each observation of tiktok_account_tokens records (see _observation): its catalog columns
+TOKEN_HEALTH_COLUMNS = (
+    col("account", "text", "the connected account (partition key)", nullable=False),
+    col("api", "text", "the API family: `display` or `business`", nullable=False),
+    col("status", "text", "`active`, `reauth_required`, `revoked` or `disabled`",
+        nullable=False),
+    col("status_reason", "text", "why the account is not active, when it is not"),
+    col("fix", "text", "the command that re-authorizes a `reauth_required` account"),
+    col("refreshed", "boolean", "this run rotated the tokens", nullable=False),
+    col("token_version", "bigint", "version of the stored pair (bumped by every rotation)"),
+    col("access_expires_at", "timestamptz", "when the access token expires"),
+    col("access_expires_in_seconds", "bigint", "seconds the access token had left"),
+    col("refresh_expires_at", "timestamptz", "when the refresh token expires"),
+    col("refresh_token_expiring", "boolean",
+        "the refresh token expires soon: re-authorize before then", nullable=False),
+    col("refresh_token_warning", "text", "what expires when, if the refresh token is close"),
+)  # fmt: skip
+
 tiktok_account_tokens = dg.AssetSpec(
     TOKENS_ASSET_KEY,
     description=(
@@ -95,6 +115,8 @@ tiktok_account_tokens = dg.AssetSpec(
     partitions_def=accounts_partitions,
     group_name="tiktok",
     kinds={"tiktok", "postgres"},
+    # observed, never materialized: Dagster's freshness evaluator would say "unknown" forever
+    **asset_catalog("tiktok_tokens", TOKEN_HEALTH_COLUMNS, pii=False, fresh=False, spec=True),
 )
 
 

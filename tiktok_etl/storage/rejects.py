@@ -7,6 +7,7 @@ not pile up duplicates; :func:`partitions.write_partition` does both in one tran
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -14,7 +15,10 @@ from typing import Any, NamedTuple
 
 import sqlalchemy as sa
 
+from tiktok_etl.api.redaction import redact
 from tiktok_etl.storage.coercion import clean_text, to_json_text
+
+_log = logging.getLogger(__name__)
 
 
 class Reject(NamedTuple):
@@ -74,6 +78,17 @@ def replace_rejects(
             "VALUES (:table, :account_key, :day, :kind, :reason, CAST(:payload AS jsonb))"
         ),
         params,
+    )
+    # reasons are our own validation messages; payloads (TikTok's data) stay in the table
+    reasons = sorted({str(p["reason"]) for p in params})
+    _log.warning(
+        "%s %s|%s: %d record(s) rejected to tiktok_rejects: %s",
+        table,
+        account_key,
+        day.isoformat(),
+        len(params),
+        redact("; ".join(reasons[:3]))
+        + (f" (+{len(reasons) - 3} more)" if len(reasons) > 3 else ""),
     )
     return len(params)
 
