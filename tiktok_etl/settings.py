@@ -469,6 +469,7 @@ class Settings:
         "under running sensors: set your own first day of history",
         parse=iso_date,
         default="2024-01-01",
+        in_resource=False,
     )
     owners: str = setting(
         "TIKTOK_ETL_OWNERS",

@@ -18,11 +18,10 @@ import pytest
 import sqlalchemy as sa
 from cryptography.fernet import Fernet
 
+from tiktok_etl_tests.defs.test_definitions import ASSETS
+
 ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
-ASSETS = sorted(
-    ["sl_mentions", "tiktok_account_tokens", "tiktok_comments", "tiktok_users", "tiktok_videos"]
-)
 # what `dagster dev` prints when started the old way, and what it says about a dagster.yaml
 # in the current directory when DAGSTER_HOME is elsewhere
 CONTRADICTIONS = ("superseded", "Use 'dg dev'", "will not be used")

@@ -15,7 +15,9 @@ from dagster_graphql.test.utils import define_out_of_process_context, execute_da
 from tiktok_etl.defs.catalog import qualified_table_name
 from tiktok_etl.mentions.schema import MENTIONS
 from tiktok_etl.settings import ConfigError, Settings
-from tiktok_etl.storage.tables import COMMENTS, USERS, VIDEOS
+from tiktok_etl.storage.metrics_tables import ACCOUNT_METRICS, VIDEO_METRICS
+from tiktok_etl.storage.research import RESEARCH_COMMENTS, RESEARCH_VIDEOS
+from tiktok_etl.storage.tables import COMMENTS, USERS, VIDEOS, TableSpec
 
 ROOT = Path(__file__).resolve().parents[2]
 OWNERS = "team:social-data,ana@example.com"
@@ -69,13 +71,21 @@ def _entry(node: dict[str, Any], label: str) -> dict[str, Any]:
     return entry
 
 
-TABLES = {
+TABLES: dict[str, TableSpec] = {
     "tiktok_users": USERS,
     "tiktok_videos": VIDEOS,
     "tiktok_comments": COMMENTS,
     "sl_mentions": MENTIONS,
+    "tiktok_video_metrics": VIDEO_METRICS,
+    "tiktok_account_metrics": ACCOUNT_METRICS,
 }
-ASSETS = [*TABLES, "tiktok_account_tokens"]
+# read once a day by the listening schedule
+DAILY_TABLES: dict[str, TableSpec] = {
+    "tiktok_research_videos": RESEARCH_VIDEOS,
+    "tiktok_research_comments": RESEARCH_COMMENTS,
+    "tiktok_research_mentions": MENTIONS,
+}
+ASSETS = [*TABLES, *DAILY_TABLES, "tiktok_account_tokens"]
 
 
 def test_the_catalog_lists_every_asset(catalog: dict[str, dict[str, Any]]) -> None:
@@ -91,8 +101,8 @@ def test_every_column_has_a_type_a_nullability_and_a_description(
     assert columns
     assert [c for c in columns if not c["description"].strip()] == []
     assert all(c["type"] for c in columns)
-    if asset in TABLES:
-        spec = TABLES[asset]
+    if asset in TABLES or asset in DAILY_TABLES:
+        spec = {**TABLES, **DAILY_TABLES}[asset]
         assert [c["name"] for c in columns] == list(spec.column_names)
         assert {c["name"]: c["constraints"]["nullable"] for c in columns} == {
             c.name: c.nullable for c in spec.columns
@@ -116,6 +126,11 @@ def test_every_asset_names_the_configured_owners(
         ("tiktok_comments", True, {"business"}),
         ("sl_mentions", True, {"display", "business"}),
         ("tiktok_account_tokens", False, {"display", "business"}),
+        ("tiktok_video_metrics", False, {"display", "business"}),
+        ("tiktok_account_metrics", False, {"display", "business"}),
+        ("tiktok_research_videos", True, {"research"}),
+        ("tiktok_research_comments", True, {"research"}),
+        ("tiktok_research_mentions", True, {"research"}),
     ],
 )
 def test_tags_mark_personal_data_the_api_families_and_the_storage(
@@ -133,7 +148,10 @@ def test_tags_mark_personal_data_the_api_families_and_the_storage(
 def test_the_table_name_is_qualified_and_the_code_is_referenced(
     catalog: dict[str, dict[str, Any]], asset: str
 ) -> None:
-    table = "tiktok_tokens" if asset == "tiktok_account_tokens" else asset
+    table = {
+        "tiktok_account_tokens": "tiktok_tokens",
+        "tiktok_research_mentions": "sl_mentions",
+    }.get(asset, asset)
     name = _entry(catalog[asset], "dagster/table_name")["text"]
     (reference,) = _entry(catalog[asset], "dagster/code_references")["codeReferences"]
 
@@ -150,6 +168,16 @@ def test_materialized_assets_go_stale_an_hour_after_their_last_update(
     assert catalog[asset]["internalFreshnessPolicy"] == {
         "failWindowSeconds": 3600,
         "warnWindowSeconds": 2700,
+    }
+
+
+@pytest.mark.parametrize("asset", list(DAILY_TABLES))
+def test_listening_assets_go_stale_a_day_and_two_hours_after_their_last_update(
+    catalog: dict[str, dict[str, Any]], asset: str
+) -> None:
+    assert catalog[asset]["internalFreshnessPolicy"] == {
+        "failWindowSeconds": 26 * 3600,
+        "warnWindowSeconds": 25 * 3600,
     }
 
 
