@@ -7,6 +7,7 @@ import dagster as dg
 from tiktok_etl.defs.accounts_sync import tiktok_accounts_sync_sensor
 from tiktok_etl.defs.assets import RAW_ASSETS
 from tiktok_etl.defs.jobs import ingest_job
+from tiktok_etl.defs.mention_actions import mention_actions_job, tiktok_mention_actions_sensor
 from tiktok_etl.defs.mentions import sl_mentions
 from tiktok_etl.defs.resources import resource_from_environment
 from tiktok_etl.defs.resync import resync_job
@@ -23,8 +24,12 @@ Settings.from_env()
 
 defs = dg.Definitions(
     assets=[*RAW_ASSETS, sl_mentions, tiktok_account_tokens],
-    jobs=[ingest_job, token_refresh_job, resync_job],
+    jobs=[ingest_job, token_refresh_job, resync_job, mention_actions_job],
     schedules=[tiktok_today_schedule, tiktok_lookback_schedule],
-    sensors=[tiktok_accounts_sync_sensor, tiktok_token_refresh_sensor],
+    sensors=[
+        tiktok_accounts_sync_sensor,
+        tiktok_token_refresh_sensor,
+        tiktok_mention_actions_sensor,
+    ],
     resources={"tiktok": resource_from_environment()},
 )

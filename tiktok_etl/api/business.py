@@ -65,7 +65,8 @@ def _clamp(value: int, upper: int) -> int:
     return min(max(value, 1), upper)
 
 
-def _check_text(text: str) -> None:
+def check_comment_text(text: str) -> None:
+    """Refuse a comment or reply TikTok would refuse: empty, or over 150 characters."""
     if not text.strip():
         raise ValueError("comment text must not be empty")
     if len(text) > MAX_COMMENT_LENGTH:
@@ -299,7 +300,7 @@ class BusinessClient:
 
     def create_comment(self, video_id: str, text: str) -> str:
         """Post a comment on one of the account's videos; returns its comment_id."""
-        _check_text(text)
+        check_comment_text(text)
         data = self._session.call(
             "POST",
             COMMENT_CREATE,
@@ -310,7 +311,7 @@ class BusinessClient:
 
     def reply_to_comment(self, video_id: str, comment_id: str, text: str) -> str:
         """Reply to a comment; returns the reply's comment_id."""
-        _check_text(text)
+        check_comment_text(text)
         data = self._session.call(
             "POST",
             REPLY_CREATE,

@@ -15,6 +15,7 @@ from tiktok_etl.cli.auth import accounts_revoke, auth
 from tiktok_etl.cli.demo import demo
 from tiktok_etl.cli.errors import Group
 from tiktok_etl.cli.keys import keys
+from tiktok_etl.cli.mentions import mentions
 from tiktok_etl.cli.plan import plan
 from tiktok_etl.cli.resync import resync
 from tiktok_etl.cli.runs import runs
@@ -39,6 +40,7 @@ for command in (
     plan,
     resync,
     runs,
+    mentions,
     sandbox,
 ):
     main.add_command(command)

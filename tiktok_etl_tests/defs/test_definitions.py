@@ -63,13 +63,16 @@ def test_asset_checks_are_pinned() -> None:
 
 def test_jobs_schedules_and_sensors_are_pinned() -> None:
     repo = _repo()
-    assert {"tiktok_ingest", "tiktok_token_refresh"} <= set(repo.job_names)
+    assert {"tiktok_ingest", "tiktok_token_refresh", "tiktok_mention_actions"} <= set(
+        repo.job_names
+    )
     assert sorted(s.name for s in repo.schedule_defs) == [
         "tiktok_lookback_schedule",
         "tiktok_today_schedule",
     ]
     assert sorted(s.name for s in repo.sensor_defs) == [
         "tiktok_accounts_sync_sensor",
+        "tiktok_mention_actions_sensor",
         "tiktok_token_refresh_sensor",
     ]
 

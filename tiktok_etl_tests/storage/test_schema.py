@@ -10,11 +10,12 @@ import sqlalchemy as sa
 
 from tiktok_etl.mentions.schema import MENTIONS
 from tiktok_etl.storage.db import make_engine
+from tiktok_etl.storage.mention_actions import MENTION_ACTIONS
 from tiktok_etl.storage.migrations import MIGRATIONS, migrate
 from tiktok_etl.storage.tables import PARTITION_WRITES, RAW_TABLES, VIDEOS, TableSpec, col
 from tiktok_etl_tests.pg_fixtures import fresh_database
 
-SPECS: tuple[TableSpec, ...] = (*RAW_TABLES, MENTIONS, PARTITION_WRITES)
+SPECS: tuple[TableSpec, ...] = (*RAW_TABLES, MENTIONS, PARTITION_WRITES, MENTION_ACTIONS)
 
 # tables the migrations create that no spec declares: connector state, not data
 STATE_TABLES = {
@@ -41,6 +42,7 @@ SHIPPED = {
     "0006_rate_budget": "baaa8400e8977f3f361980079029f7bbf625be0eb868d182449f9829f82ef478",
     "0007_partition_writes": "eaa4515d26ad05e411f359abd5f03fde283ee43eaaf20b030005ba719f9a973a",
     "0008_token_key_check": "656fe1849637da4547153b313c5d52353cd492774ccbf67ddcd95d692b87e779",
+    "0012_mention_actions": "159070bfe108379c3a657c65924bdfbb06c91ade24281bd17a973daed8af2144",
 }
 
 # information_schema's spelling of the spec types that PostgreSQL spells differently
