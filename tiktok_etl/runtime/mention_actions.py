@@ -96,11 +96,9 @@ class Write:
 
     @property
     def parent_id(self) -> str:
-        """The top-level comment a reply goes under (TikTok nests replies one level deep)."""
-        if self.target.post_type == "reply":
-            assert self.target.parent_comment_id is not None
-            return self.target.parent_comment_id
-        return self.target.external_id
+        parent = self.target.reply_parent("reply")
+        assert parent is not None
+        return parent
 
     def send(self, client: BusinessClient) -> str | None:
         video_id = self.target.video_id
@@ -195,9 +193,9 @@ class ActionRunner:
             target.tenant_id,
             target.account_key,
             target.video_id,
-            target.parent_comment_id,
+            target.reply_parent(row.action),
         ):
-            row = worker.resolve(row.id, target)
+            row = worker.resolve(row.id, row.action, target)
         source = self.connector.source(account)
         assert source.business is not None
         client = source.business

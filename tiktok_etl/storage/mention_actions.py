@@ -121,6 +121,13 @@ class MentionTarget:
     parent_comment_id: str | None  # a reply's top-level comment; None otherwise
     published_at: datetime | None = None
 
+    def reply_parent(self, action: str) -> str | None:
+        """The top-level comment a reply goes under (TikTok nests replies one level deep):
+        the mention itself for a comment, its parent for a reply; None for anything else."""
+        if action != "reply" or self.post_type == "video":
+            return None
+        return self.parent_comment_id if self.post_type == "reply" else self.external_id
+
 
 @dataclass(frozen=True)
 class QueuedAction:
@@ -221,7 +228,7 @@ class MentionActionQueue:
                     "requested_by": requested_by,
                     "account_key": target.account_key,
                     "video_id": target.video_id,
-                    "parent_comment_id": target.parent_comment_id,
+                    "parent_comment_id": target.reply_parent(action),
                 },
             ).one()
         return _action(row)
@@ -319,7 +326,7 @@ class ActionWorker:
             ).one()
         return _action(row)
 
-    def resolve(self, action_id: int, target: MentionTarget) -> QueuedAction:
+    def resolve(self, action_id: int, action: str, target: MentionTarget) -> QueuedAction:
         """Fill in what a downstream-written row left out (tenant, account, video, parent)."""
         return self._update(
             action_id,
@@ -329,7 +336,7 @@ class ActionWorker:
                 "tenant_id": target.tenant_id,
                 "account_key": target.account_key,
                 "video_id": target.video_id,
-                "parent_comment_id": target.parent_comment_id,
+                "parent_comment_id": target.reply_parent(action),
             },
         )
 
