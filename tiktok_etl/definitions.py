@@ -7,7 +7,11 @@ import dagster as dg
 from tiktok_etl.defs.accounts_sync import tiktok_accounts_sync_sensor
 from tiktok_etl.defs.assets import RAW_ASSETS
 from tiktok_etl.defs.jobs import ingest_job
-from tiktok_etl.defs.mention_actions import mention_actions_job, tiktok_mention_actions_sensor
+from tiktok_etl.defs.mention_actions import (
+    mention_actions_job,
+    sl_mention_actions,
+    tiktok_mention_actions_sensor,
+)
 from tiktok_etl.defs.mentions import sl_mentions
 from tiktok_etl.defs.resources import resource_from_environment
 from tiktok_etl.defs.resync import resync_job
@@ -23,7 +27,7 @@ from tiktok_etl.settings import Settings
 Settings.from_env()
 
 defs = dg.Definitions(
-    assets=[*RAW_ASSETS, sl_mentions, tiktok_account_tokens],
+    assets=[*RAW_ASSETS, sl_mentions, tiktok_account_tokens, sl_mention_actions],
     jobs=[ingest_job, token_refresh_job, resync_job, mention_actions_job],
     schedules=[tiktok_today_schedule, tiktok_lookback_schedule],
     sensors=[

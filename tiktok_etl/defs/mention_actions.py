@@ -13,13 +13,40 @@ import dagster as dg
 from tiktok_etl.defs.assets import POOL
 from tiktok_etl.defs.resources import TikTokConnectorResource
 from tiktok_etl.runtime.mention_actions import ActionRunner
-from tiktok_etl.storage.mention_actions import MentionActionQueue
+from tiktok_etl.storage.mention_actions import MENTION_ACTIONS, MentionActionQueue
 
 JOB_NAME = "tiktok_mention_actions"
 OP_NAME = "tiktok_run_mention_actions"
 
 # a lost database connection is worth another try; the rows make a retry exact
 ACTIONS_RETRY = dg.RetryPolicy(max_retries=2, delay=15, backoff=dg.Backoff.EXPONENTIAL)
+
+QUEUE_ASSET_KEY = dg.AssetKey(MENTION_ACTIONS.name)
+
+sl_mention_actions = dg.AssetSpec(
+    QUEUE_ASSET_KEY,
+    description=(
+        "The queue of replies, comments and deletes requested on mentions. Downstream tools "
+        "INSERT rows (external_id, action, text); the tiktok_mention_actions job carries each "
+        "out exactly once and records TikTok's comment id. Observed after every run."
+    ),
+    group_name="tiktok",
+    kinds={"tiktok", "postgres"},
+    metadata={
+        "dagster/table_name": MENTION_ACTIONS.name,
+        "dagster/column_schema": dg.TableSchema(
+            columns=[
+                dg.TableColumn(
+                    c.name,
+                    c.pg_type,
+                    description=c.description,
+                    constraints=dg.TableColumnConstraints(nullable=c.nullable),
+                )
+                for c in MENTION_ACTIONS.columns
+            ]
+        ),
+    },
+)
 
 _ACTIVE = [
     dg.DagsterRunStatus.QUEUED,
@@ -43,9 +70,9 @@ def tiktok_run_mention_actions(
         report = ActionRunner(runtime, connector).run()
     for line in report.lines:
         context.log.info(line)
-    return dg.Output(
-        None, metadata={f"rows_{outcome}": count for outcome, count in report.outcomes.items()}
-    )
+    counts = {f"rows_{outcome}": count for outcome, count in sorted(report.outcomes.items())}
+    context.log_event(dg.AssetObservation(asset_key=QUEUE_ASSET_KEY, metadata=counts))
+    return dg.Output(None, metadata=counts)
 
 
 @dg.job(name=JOB_NAME, description=__doc__.splitlines()[0].split(": ", 1)[1])

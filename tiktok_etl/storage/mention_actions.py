@@ -61,18 +61,20 @@ MENTION_ACTIONS = TableSpec(
         col("requested_by", "text", "who asked (free text)"),
         col("requested_at", "timestamptz", "when it was asked (default now())", nullable=False),
         col("status", "text",
-            "`requested` -> `in_flight` -> `done` | `failed` | `needs_check` (default "
+            "`requested`, then `in_flight`, then `done`, `failed` or `needs_check` (default "
             "`requested`)", nullable=False),
         col("account_key", "text", "the account that acts (resolved from the mention)"),
         col("video_id", "text", "the video the mention belongs to (resolved)"),
         col("parent_comment_id", "text",
             "the top-level comment a reply goes under (resolved)"),
-        col("attempts", "integer", "calls to TikTok recorded as intents", nullable=False),
+        col("attempts", "integer", "calls to TikTok recorded as intents (default 0)",
+            nullable=False),
         col("started_at", "timestamptz", "first recorded intent (before the first call)"),
         col("finished_at", "timestamptz", "when the row reached `done` or `failed`"),
         col("result_comment_id", "text", "TikTok's id of the new comment or reply"),
         col("error", "text", "why the row failed or needs a check"),
-        col("updated_at", "timestamptz", "last change by the job", nullable=False),
+        col("updated_at", "timestamptz", "last change by the job (default now())",
+            nullable=False),
     ),
     key=("id",),
     partition_columns=(),
@@ -460,3 +462,12 @@ def check_action(
         )
     if action == "reply" and target.post_type == "reply" and target.parent_comment_id is None:
         raise ActionRefused(f"the parent comment of reply {target.external_id!r} is unknown")
+
+
+def markdown_table() -> str:
+    """The README's column table (between ``<!-- sl_mention_actions columns -->`` markers)."""
+    lines = ["| column | PostgreSQL | null | description |", "|---|---|---|---|"]
+    for c in MENTION_ACTIONS.columns:
+        nullable = "yes" if c.nullable else "no"
+        lines.append(f"| `{c.name}` | `{c.pg_type}` | {nullable} | {c.description} |")
+    return "\n".join(lines) + "\n"

@@ -14,6 +14,7 @@ from tiktok_etl.defs.assets import API_RETRY
 ROOT = Path(__file__).resolve().parents[2]
 
 ASSETS = [
+    "sl_mention_actions",
     "sl_mentions",
     "tiktok_account_tokens",
     "tiktok_comments",

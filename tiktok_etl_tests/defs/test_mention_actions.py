@@ -285,8 +285,11 @@ def test_malformed_rows_written_downstream_fail_with_a_reason_and_the_job_goes_o
             sa.text("INSERT INTO sl_mention_actions (external_id, action) VALUES ('1', 'like')")
         )
 
-    _run_job(instance, resource)
+    result = _run_job(instance, resource)
 
+    [observed] = result.asset_observations_for_node("tiktok_run_mention_actions")
+    assert observed.asset_key == dg.AssetKey("sl_mention_actions")
+    assert {k: v.value for k, v in observed.metadata.items()} == {"rows_done": 1, "rows_failed": 4}
     by_id = {row.id: row for row in MentionActionQueue(engine).list()}
     outcome = [(by_id[i].status, by_id[i].error or "") for i in sorted(by_id)]
     assert [status for status, _ in outcome] == ["failed"] * 4 + ["done"]

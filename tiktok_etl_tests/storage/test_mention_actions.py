@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 import sqlalchemy as sa
 
-from tiktok_etl.storage.mention_actions import MentionActionQueue
+from tiktok_etl.storage.mention_actions import MentionActionQueue, markdown_table
+
+README = Path(__file__).resolve().parents[2] / "README.md"
 
 
 def _insert(engine: sa.Engine, external_id: str, action: str = "reply") -> int:
@@ -74,3 +78,10 @@ def test_an_in_flight_row_is_claimable_again_once_its_worker_is_gone(engine: sa.
     assert claimed is not None
     assert (claimed.id, claimed.status, claimed.attempts) == (action_id, "in_flight", 1)
     assert claimed.started_at is not None
+
+
+def test_the_readme_column_table_is_generated_from_the_spec() -> None:
+    text = README.read_text(encoding="utf-8")
+    block = text.split("<!-- sl_mention_actions columns -->\n", 1)[1]
+    block = block.split("<!-- /sl_mention_actions columns -->", 1)[0]
+    assert block == markdown_table(), "paste storage.mention_actions.markdown_table() into README"
