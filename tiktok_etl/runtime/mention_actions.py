@@ -298,4 +298,11 @@ def request_action(
     accounts = runtime.accounts
     account = accounts.get(target.account_key) if accounts.exists(target.account_key) else None
     check_action(account, target, action, text)
+    duplicate = queue.open_duplicate(target, action, text)
+    if duplicate is not None:
+        # a second `mentions reply` with the same text is almost always a retyped command
+        raise ActionRefused(
+            f"action {duplicate} already asks for this {action} on {external_id} and is not "
+            "done yet; see tiktok-etl mentions actions"
+        )
     return queue.request(target, action, text, requested_by)

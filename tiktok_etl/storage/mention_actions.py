@@ -255,6 +255,21 @@ class MentionActionQueue:
             ).all()
         return [_action(row) for row in rows]
 
+    def open_duplicate(self, target: MentionTarget, action: str, text: str | None) -> int | None:
+        """The id of an open row asking for the same thing on the same mention, if any."""
+        with self.engine.connect() as conn:
+            found = conn.execute(
+                sa.text(
+                    f"SELECT id FROM {TABLE_NAME} WHERE external_id = :external_id "
+                    "AND (tenant_id IS NULL OR tenant_id = :tenant_id) AND action = :action "
+                    "AND text IS NOT DISTINCT FROM :text "
+                    "AND status IN ('requested', 'in_flight', 'needs_check') ORDER BY id LIMIT 1"
+                ),
+                {"external_id": target.external_id, "tenant_id": target.tenant_id,
+                 "action": action, "text": text},
+            ).scalar()  # fmt: skip
+        return None if found is None else int(found)
+
     def open_count(self) -> int:
         """Rows the job would work now (requested, or left in flight / to check)."""
         with self.engine.connect() as conn:
@@ -291,18 +306,16 @@ class ActionWorker:
 
     def claim(self, *, skip: set[int] | None = None) -> QueuedAction | None:
         """The oldest open row no other worker holds, locked for this worker; None if none."""
-        skip = skip or set()
         with self.engine.begin() as conn:
             rows = conn.execute(
                 sa.text(
                     f"SELECT {_COLUMNS} FROM {TABLE_NAME} WHERE status IN "
-                    "('requested', 'in_flight', 'needs_check') ORDER BY id "
-                    "FOR UPDATE SKIP LOCKED LIMIT 50"
-                )
+                    "('requested', 'in_flight', 'needs_check') AND NOT (id = ANY(:skip)) "
+                    "ORDER BY id FOR UPDATE SKIP LOCKED LIMIT 50"
+                ),
+                {"skip": sorted(skip or ())},
             ).all()
             for row in rows:
-                if row.id in skip:
-                    continue
                 locked = self._locks.execute(
                     sa.text("SELECT pg_try_advisory_lock(hashtextextended(:name, 0))"),
                     {"name": f"{_LOCK_PREFIX}{row.id}"},

@@ -115,6 +115,14 @@ def test_a_queued_reply_whose_answer_is_lost_is_made_once_and_lands_linked_to_it
     assert (row.status, row.result_comment_id, row.attempts) == ("done", replies[0], 1)
     assert (row.requested_by, row.parent_comment_id) == ("ana", parent["comment_id"])
     assert _status(engine, parent["comment_id"])[0] == "replied"
+    listed = cli("mentions", "actions", "--status", "done").output.splitlines()
+    assert listed[0].split() == ["id", "action", "mention", "status", "attempts", "by", "result",
+                                 "error"]  # fmt: skip
+    assert listed[1].split() == [str(row.id), "reply", parent["comment_id"], "done", "1", "ana",
+                                 replies[0]]  # fmt: skip
+    assert cli("mentions", "actions", "--status", "failed").output.strip() == (
+        "no actions with status failed"
+    )
 
     # a second run (a retry, a re-execution) finds nothing to do
     _run_job(instance, resource)

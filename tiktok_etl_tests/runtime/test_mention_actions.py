@@ -196,7 +196,10 @@ def test_a_comment_another_action_owns_is_not_taken_as_this_one(
     # the same text twice: the second's check sees only the first's reply, which it must skip
     api.get(REPLY_LIST).mock(return_value=_listing(_reply("7300000000000000701")))
     first = request_action(runtime, COMMENT, "reply", text=TEXT)
-    second = request_action(runtime, COMMENT, "reply", text=TEXT)
+    with pytest.raises(ActionRefused, match=f"action {first.id} already asks for this reply"):
+        request_action(runtime, COMMENT, "reply", text=TEXT)
+    run_mention_actions(runtime)
+    second = request_action(runtime, COMMENT, "reply", text=TEXT)  # asked again once done
 
     run_mention_actions(runtime)
 
@@ -271,3 +274,23 @@ def test_requests_tiktok_would_refuse_are_not_queued(
         request_action(runtime, external_id, action, text=text)
     assert isinstance(caught.value, ActionRefused) or "no mention" in message
     assert MentionActionQueue(runtime.engine).list() == []
+
+
+def test_a_downstream_row_for_a_display_account_fails_with_the_reason(
+    runtime: Runtime, api: respx.MockRouter
+) -> None:
+    with runtime.engine.begin() as conn:
+        conn.execute(
+            sa.text(
+                "INSERT INTO sl_mention_actions (external_id, action, text) "
+                "VALUES ('display-video-1', 'comment', 'hello')"
+            )
+        )
+
+    run_mention_actions(runtime)
+
+    [row] = MentionActionQueue(runtime.engine).list()
+    assert row.status == "failed" and row.attempts == 0
+    assert "Display tokens cannot write comments" in (row.error or "")
+    assert row.finished_at is not None
+    assert not api.calls
