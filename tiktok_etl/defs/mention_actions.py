@@ -4,8 +4,9 @@ One op in the ``tiktok_api`` pool works every open row of ``sl_mention_actions``
 :mod:`tiktok_etl.runtime.mention_actions` for the exactly-once rules). A retry or a
 re-execution of the job is safe: rows left ``in_flight`` are checked against TikTok before
 anything is sent again. ``tiktok_mention_actions_sensor`` (needs the Dagster daemon, which
-``dagster dev`` and ``tiktok-etl dev`` start) launches a run when open rows exist and no run
-of the job is already queued or in progress.
+``dagster dev`` and ``tiktok-etl dev`` start) launches a run when requested rows exist (or
+``in_flight`` / ``needs_check`` rows untouched for five minutes) and no run of the job is
+already queued or in progress.
 """
 
 import dagster as dg
@@ -92,9 +93,9 @@ def mention_actions_job() -> None:
 def tiktok_mention_actions_sensor(
     context: dg.SensorEvaluationContext, tiktok: TikTokConnectorResource
 ) -> dg.RunRequest | dg.SkipReason:
-    open_rows = MentionActionQueue(tiktok.runtime.engine).open_count()
+    open_rows = MentionActionQueue(tiktok.runtime.engine).due_count()
     if not open_rows:
-        return dg.SkipReason("no open rows in sl_mention_actions")
+        return dg.SkipReason("no requested rows (nor stale ones to check) in sl_mention_actions")
     active = context.instance.get_runs(
         filters=dg.RunsFilter(job_name=JOB_NAME, statuses=_ACTIVE), limit=1
     )

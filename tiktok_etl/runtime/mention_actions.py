@@ -31,7 +31,12 @@ from datetime import UTC, datetime, timedelta
 import httpx
 
 from tiktok_etl.api import BusinessClient, RateLimited, ServerError, TikTokError, TransportError
-from tiktok_etl.api.errors import RequestNotSendable, ScopeNotAuthorized, TokenExpired
+from tiktok_etl.api.errors import (
+    OAuthError,
+    RequestNotSendable,
+    ScopeNotAuthorized,
+    TokenExpired,
+)
 from tiktok_etl.api.transport import NEVER_SENT
 from tiktok_etl.runtime import Runtime
 from tiktok_etl.runtime.connector import Connector
@@ -72,8 +77,11 @@ class ActionReport:
 
 
 def _certainly_not_sent(exc: TikTokError) -> bool:
-    """TikTok did not act: it throttled us, refused the token, or no connection opened."""
-    if isinstance(exc, RateLimited | TokenExpired | ScopeNotAuthorized | RequestNotSendable):
+    """TikTok did not act: it throttled us, refused the token, or no connection opened (a
+    failed token refresh, `OAuthError`, happens before the write is sent)."""
+    if isinstance(
+        exc, RateLimited | TokenExpired | ScopeNotAuthorized | RequestNotSendable | OAuthError
+    ):
         return True
     return isinstance(exc, TransportError) and isinstance(exc.__cause__, NEVER_SENT)
 
@@ -185,6 +193,13 @@ class ActionRunner:
             account = self._account(target.account_key)
             check_action(account, target, row.action, row.text)
         except (ActionRefused, MentionNotFound, AmbiguousMention) as exc:
+            if row.started_at is not None:
+                # a call may have happened (the account was disabled since, say): never
+                # forget that; the row is looked at again once it can be checked
+                reason = f"{exc}; an earlier attempt may have happened, so it is kept to check"
+                worker.record_needs_check(row.id, reason)
+                report.add(row, "needs_check", reason)
+                return
             worker.record_failed(row.id, str(exc))
             report.add(row, "failed", str(exc))
             return

@@ -23,7 +23,7 @@ import builtins
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, Literal, get_args
 
 import sqlalchemy as sa
@@ -45,6 +45,8 @@ ACTION_STATUSES: tuple[str, ...] = get_args(ActionStatus)
 OPEN_STATUSES: tuple[str, ...] = ("requested", "in_flight", "needs_check")
 
 _LOCK_PREFIX = "tiktok_etl:mention_action:"
+# how long an in-flight or to-check row waits before the sensor asks for another look
+RECHECK_AFTER = timedelta(minutes=5)
 
 MENTION_ACTIONS = TableSpec(
     name=TABLE_NAME,
@@ -270,15 +272,19 @@ class MentionActionQueue:
             ).scalar()  # fmt: skip
         return None if found is None else int(found)
 
-    def open_count(self) -> int:
-        """Rows the job would work now (requested, or left in flight / to check)."""
+    def due_count(self, recheck_after: timedelta = RECHECK_AFTER) -> int:
+        """Rows worth a run now: every ``requested`` row, and ``in_flight`` / ``needs_check``
+        rows untouched for ``recheck_after`` (a row whose check keeps failing is looked at
+        again at that pace, not on every sensor tick)."""
         with self.engine.connect() as conn:
             return int(
                 conn.execute(
                     sa.text(
-                        f"SELECT count(*) FROM {TABLE_NAME} WHERE status IN "
-                        "('requested', 'in_flight', 'needs_check')"
-                    )
+                        f"SELECT count(*) FROM {TABLE_NAME} WHERE status = 'requested' OR "
+                        "(status IN ('in_flight', 'needs_check') "
+                        "AND updated_at < now() - make_interval(secs => :seconds))"
+                    ),
+                    {"seconds": recheck_after.total_seconds()},
                 ).scalar_one()
             )
 

@@ -294,3 +294,25 @@ def test_a_downstream_row_for_a_display_account_fails_with_the_reason(
     assert "Display tokens cannot write comments" in (row.error or "")
     assert row.finished_at is not None
     assert not api.calls
+
+
+def test_a_row_that_may_have_happened_is_kept_to_check_when_its_account_is_disabled(
+    runtime: Runtime, api: respx.MockRouter
+) -> None:
+    queued = request_action(runtime, COMMENT, "reply", text=TEXT)
+    with runtime.engine.begin() as conn:
+        conn.execute(
+            sa.text(
+                "UPDATE sl_mention_actions SET status = 'in_flight', attempts = 1, "
+                "started_at = now() WHERE id = :id"
+            ),
+            {"id": queued.id},
+        )
+    runtime.accounts.set_status("brand", "disabled")
+
+    run_mention_actions(runtime)
+
+    row = MentionActionQueue(runtime.engine).get(queued.id)
+    assert row.status == "needs_check"
+    assert "is disabled" in (row.error or "") and "may have happened" in (row.error or "")
+    assert not api.calls

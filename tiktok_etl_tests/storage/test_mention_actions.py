@@ -85,3 +85,24 @@ def test_the_readme_column_table_is_generated_from_the_spec() -> None:
     block = text.split("<!-- sl_mention_actions columns -->\n", 1)[1]
     block = block.split("<!-- /sl_mention_actions columns -->", 1)[0]
     assert block == markdown_table(), "paste storage.mention_actions.markdown_table() into README"
+
+
+def test_rows_left_in_flight_are_due_again_only_after_a_pause(engine: sa.Engine) -> None:
+    queue = MentionActionQueue(engine)
+    requested, in_flight = _insert(engine, "a"), _insert(engine, "b")
+    with engine.begin() as conn:
+        conn.execute(
+            sa.text("UPDATE sl_mention_actions SET status = 'in_flight' WHERE id = :id"),
+            {"id": in_flight},
+        )
+    assert queue.due_count() == 1  # the requested row; the other's worker may be at work
+    with engine.begin() as conn:
+        conn.execute(
+            sa.text(
+                "UPDATE sl_mention_actions SET updated_at = now() - interval '6 minutes' "
+                "WHERE id = :id"
+            ),
+            {"id": in_flight},
+        )
+    assert queue.due_count() == 2
+    assert requested != in_flight
