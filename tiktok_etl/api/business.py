@@ -10,6 +10,7 @@ Writes (create, reply, delete) are never retried after an ambiguous failure
 such as a read timeout or a 500: the comment may already exist, and posting it
 twice is worse than reporting an error. They are retried only when TikTok
 certainly did not act (throttled, in maintenance, connection never opened).
+Hiding sets a state (`HIDE` / `UNHIDE`), so it is retried like a read.
 """
 
 from __future__ import annotations
@@ -41,6 +42,7 @@ REPLY_LIST = "business/comment/reply/list/"
 COMMENT_CREATE = "business/comment/create/"
 REPLY_CREATE = "business/comment/reply/create/"
 COMMENT_DELETE = "business/comment/delete/"
+COMMENT_HIDE = "business/comment/hide/"
 
 PROFILE_FIELDS: tuple[str, ...] = (
     "username",
@@ -332,6 +334,20 @@ class BusinessClient:
             COMMENT_DELETE,
             json={"business_id": self.business_id, "comment_id": comment_id},
             idempotent=False,
+        )
+
+    def hide_comment(self, video_id: str, comment_id: str, *, hidden: bool = True) -> None:
+        """Hide a comment on one of the account's videos from everyone but its author, or
+        show it again. Sent as idempotent: hiding a hidden comment changes nothing."""
+        self._session.call(
+            "POST",
+            COMMENT_HIDE,
+            json={
+                "business_id": self.business_id,
+                "video_id": video_id,
+                "comment_id": comment_id,
+                "action": "HIDE" if hidden else "UNHIDE",
+            },
         )
 
     @staticmethod

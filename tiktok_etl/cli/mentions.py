@@ -1,7 +1,7 @@
 """``tiktok-etl mentions ...``: act on mentions from the triage queue (reply, delete, list, run).
 
-Each command queues one row in ``sl_mention_actions`` (checked first: unknown mention,
-Display account, text over 150 characters and ``hide`` are refused with one line, exit 2);
+Each command queues one row in ``sl_mention_actions`` (checked first: an unknown mention, a
+Display account and text over 150 characters are refused with one line, exit 2);
 ``--now`` or ``mentions run`` works the queue in this process, otherwise the
 ``tiktok_mention_actions`` job (launched by its sensor) does. Output never shows a token.
 """
@@ -19,7 +19,7 @@ STATUSES = ("requested", "in_flight", "done", "failed", "needs_check")
 
 @click.group(cls=Group)
 def mentions() -> None:
-    """Reply to, or delete, mentions through TikTok's Business API (a queue worked exactly once)."""
+    """Reply to, hide or delete mentions through TikTok's Business API (worked exactly once)."""
 
 
 def _queue(external_id: str, action: Any, **options: Any) -> None:
@@ -73,11 +73,12 @@ def mentions_reply(external_id: str, **options: Any) -> None:
 
 @mentions.command("hide")
 @click.argument("external_id")
-def mentions_hide(external_id: str) -> None:
-    """Refused: TikTok's Business API documents no way to hide a comment."""
-    from tiktok_etl.storage.mention_actions import HIDE_REFUSAL, ActionRefused
-
-    raise ActionRefused(HIDE_REFUSAL)
+@_by
+@_tenant
+@_now
+def mentions_hide(external_id: str, **options: Any) -> None:
+    """Hide a comment or reply on one of the account's videos from everyone but its author."""
+    _queue(external_id, "hide", **options)
 
 
 @mentions.command("delete")

@@ -16,7 +16,8 @@ A check re-reads the parent's replies (or the video's comments) for a comment by
 (``owner``) with exactly this text, created since the first intent (less ``CLOCK_SKEW``
 for the difference between our clock and TikTok's), that no other action already owns:
 found means done with that id; not found means the write did not happen and may be sent
-again. For a delete, the check is whether the comment is still listed. A check that cannot
+again. For a delete, the check is whether the comment is still listed; a hide sets a state
+(``HIDE``), so it is simply sent again. A check that cannot
 read the listing leaves the row ``needs_check``: the next run checks again, never resends
 blindly. At most ``MAX_SENDS`` calls are made per row.
 """
@@ -43,7 +44,6 @@ from tiktok_etl.runtime.connector import Connector
 from tiktok_etl.storage.accounts import Account
 from tiktok_etl.storage.errors import AccountNotFound
 from tiktok_etl.storage.mention_actions import (
-    HIDE_REFUSAL,
     ActionKind,
     ActionRefused,
     ActionWorker,
@@ -60,7 +60,12 @@ log = logging.getLogger(__name__)
 
 CLOCK_SKEW = timedelta(minutes=10)
 MAX_SENDS = 3
-MENTION_STATUS = {"reply": "replied", "comment": "replied", "delete": "deleted"}
+MENTION_STATUS = {
+    "reply": "replied",
+    "comment": "replied",
+    "delete": "deleted",
+    "hide": "hidden",
+}
 
 
 @dataclass
@@ -95,9 +100,9 @@ class Write:
 
     @property
     def kind(self) -> str:
-        """``create`` (a top-level comment), ``reply`` or ``delete``."""
-        if self.row.action == "delete":
-            return "delete"
+        """``create`` (a top-level comment), ``reply``, ``delete`` or ``hide``."""
+        if self.row.action in ("delete", "hide"):
+            return self.row.action
         if self.row.action == "comment" or self.target.post_type == "video":
             return "create"
         return "reply"
@@ -115,6 +120,9 @@ class Write:
             client.delete_comment(self.target.external_id)
             return None
         assert video_id is not None
+        if self.kind == "hide":
+            client.hide_comment(video_id, self.target.external_id)
+            return None
         if self.kind == "reply":
             return client.reply_to_comment(video_id, self.parent_id, text)
         return client.create_comment(video_id, text)
@@ -126,6 +134,9 @@ class Write:
         assert video_id is not None
         if self.kind == "delete":
             return not self._still_listed(client, video_id)
+        if self.kind == "hide":
+            # hiding sets a state: sending it again is the check, and cannot do it twice
+            return False
         assert row.started_at is not None
         since = row.started_at - CLOCK_SKEW
         if self.kind == "reply":
@@ -306,8 +317,6 @@ def request_action(
     Raises :class:`ActionRefused`, :class:`MentionNotFound` or :class:`AmbiguousMention`
     (storage errors, which the CLI reports as one line).
     """
-    if action == "hide":
-        raise ActionRefused(HIDE_REFUSAL)
     queue = MentionActionQueue(runtime.engine)
     target = find_mention(runtime.engine, external_id, tenant_id)
     accounts = runtime.accounts

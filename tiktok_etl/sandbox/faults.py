@@ -43,6 +43,7 @@ WRITE_ENDPOINTS: tuple[str, ...] = (
     "business/comment/create/",
     "business/comment/reply/create/",
     "business/comment/delete/",
+    "business/comment/hide/",
 )
 
 

@@ -57,7 +57,8 @@ MENTION_ACTIONS = TableSpec(
         col("external_id", "text", "the mention acted on (`sl_mentions.external_id`)",
             nullable=False),
         col("action", "text",
-            "`reply`, `comment`, `hide` (refused: TikTok documents no hide) or `delete`",
+            "`reply`, `comment` (a top-level comment on the mention's video), `hide` or "
+            "`delete`",
             nullable=False),
         col("text", "text", "the reply or comment text (1 to 150 characters)"),
         col("requested_by", "text", "who asked (free text)"),
@@ -104,13 +105,6 @@ class AmbiguousMention(StorageError):
 
 class ActionRefused(StorageError, ValueError):
     """The queue will not take (or carry out) this action; the message says why and what to do."""
-
-
-HIDE_REFUSAL = (
-    "TikTok's Business API documents no way to hide a comment (only comment/create, "
-    "comment/reply/create and comment/delete); hide it in the TikTok app, or delete it: "
-    "tiktok-etl mentions delete EXTERNAL_ID"
-)
 
 
 @dataclass(frozen=True)
@@ -443,8 +437,6 @@ def check_action(
     """
     if action not in ACTION_KINDS:
         raise ActionRefused(f"unknown action {action!r}; expected one of {', '.join(ACTION_KINDS)}")
-    if action == "hide":
-        raise ActionRefused(HIDE_REFUSAL)
     if account is None:
         raise ActionRefused(
             f"mention {target.external_id!r} belongs to account {target.account_key!r}, "
@@ -461,11 +453,16 @@ def check_action(
             f"account {account.account_key!r} is {account.status}; fix it first "
             "(tiktok-etl accounts list)"
         )
-    if action == "delete":
+    if action in ("delete", "hide"):
         if target.post_type not in ("comment", "reply"):
             raise ActionRefused(
                 f"mention {target.external_id!r} is a {target.post_type}: only comments and "
-                "replies can be deleted"
+                f"replies can be {'deleted' if action == 'delete' else 'hidden'}"
+            )
+        if action == "hide" and target.video_id is None:
+            raise ActionRefused(
+                f"the video of mention {target.external_id!r} is unknown (no tiktok_comments "
+                "row); materialize its partition again"
             )
         return
     if text is None:

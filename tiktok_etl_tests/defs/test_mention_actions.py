@@ -84,6 +84,20 @@ def brand(
     return day, comment
 
 
+def _video_mention(
+    instance: dg.DagsterInstance,
+    resource: TikTokConnectorResource,
+    app: SandboxApp,
+    video_id: str,
+) -> str:
+    """The video as a mention: its own day materialized (a comment's day may be later)."""
+    video = app.world.find_video(OPEN_ID, video_id, _now(app))
+    assert video is not None
+    day = datetime.fromtimestamp(video.create_time, UTC).date()
+    assert materialize(instance, resource, "brand", day.isoformat(), ALL).success
+    return video_id
+
+
 def _run_job(instance: dg.DagsterInstance, resource: TikTokConnectorResource) -> Any:
     result = mention_actions_job.execute_in_process(
         instance=instance, resources={"tiktok": resource}, raise_on_error=False
@@ -225,6 +239,20 @@ def test_delete_now_removes_the_comment_and_the_mention_stays_deleted(
     assert status == "deleted" and deleted_at is not None
 
 
+def test_hide_now_hides_the_comment_from_public_listings(
+    brand: tuple[date, dict[str, Any]],
+    cli: Callable[..., Any],
+    sandbox_app: SandboxApp,
+    engine: sa.Engine,
+) -> None:
+    _, comment = brand
+    out = cli("mentions", "hide", comment["comment_id"], "--by", "mod", "--now").output
+    assert f"hide on {comment['comment_id']}): done" in out
+
+    assert sandbox_app.world.is_hidden(comment["comment_id"])
+    assert _status(engine, comment["comment_id"]) == ("hidden", None)
+
+
 def test_the_cli_refuses_what_tiktok_would_refuse_in_one_line(
     brand: tuple[date, dict[str, Any]],
     add_account: Callable[..., None],
@@ -246,11 +274,12 @@ def test_the_cli_refuses_what_tiktok_would_refuse_in_one_line(
             display_video = videos[0]["id"]
             break
     assert display_video is not None
+    video = _video_mention(instance, resource, sandbox_app, comment["video_id"])
     runner = CliRunner()
     cases = {
         ("reply", display_video, "--text", TEXT): "Display tokens cannot write comments",
         ("reply", comment["comment_id"], "--text", "x" * 151): "151 characters; at most 150",
-        ("hide", comment["comment_id"]): "documents no way to hide a comment",
+        ("hide", video): "only comments and replies can be hidden",
         ("delete", "7999999999999999999"): "no mention '7999999999999999999'",
     }
     for args, message in cases.items():
@@ -269,11 +298,12 @@ def test_malformed_rows_written_downstream_fail_with_a_reason_and_the_job_goes_o
     engine: sa.Engine,
 ) -> None:
     _, comment = brand
+    video = _video_mention(instance, resource, sandbox_app, comment["video_id"])
     rows = [
         ("7999999999999999999", "reply", TEXT),  # no such mention
         (comment["comment_id"], "reply", None),  # no text
         (comment["comment_id"], "reply", "y" * 200),  # too long
-        (comment["comment_id"], "hide", None),  # TikTok documents no hide
+        (video, "delete", None),  # a video cannot be deleted here
         (comment["comment_id"], "reply", TEXT),  # fine: the minimum columns
     ]
     with engine.begin() as conn:
@@ -304,7 +334,7 @@ def test_malformed_rows_written_downstream_fail_with_a_reason_and_the_job_goes_o
     assert "no mention" in outcome[0][1]
     assert "needs text" in outcome[1][1]
     assert "200 characters; at most 150" in outcome[2][1]
-    assert "no way to hide" in outcome[3][1]
+    assert "only comments and replies can be deleted" in outcome[3][1]
     done = by_id[max(by_id)]
     assert (done.tenant_id, done.account_key) == (1, "brand")  # resolved at pick-up
     assert done.parent_comment_id == comment["comment_id"]

@@ -28,6 +28,7 @@ REPLY_CREATE = f"{BASE}/business/comment/reply/create/"
 REPLY_LIST = f"{BASE}/business/comment/reply/list/"
 COMMENT_LIST = f"{BASE}/business/comment/list/"
 DELETE = f"{BASE}/business/comment/delete/"
+HIDE = f"{BASE}/business/comment/hide/"
 TOKEN_KEY = "8mOMrHHSgE0cSO8yGCOEYeOgGJcxAr52i9m6G1sIuwk="
 OPEN_ID = "brand-open-id"
 VIDEO, COMMENT = "7300000000000000001", "7300000000000000100"
@@ -262,7 +263,7 @@ def test_a_video_mention_gets_a_top_level_comment(runtime: Runtime, api: respx.M
         ("display-video-1", "reply", TEXT, "Display tokens cannot write comments"),
         (COMMENT, "reply", "x" * 151, "151 characters; at most 150"),
         (COMMENT, "reply", "   ", "must not be empty"),
-        (COMMENT, "hide", None, "documents no way to hide a comment"),
+        (VIDEO, "hide", None, "only comments and replies can be hidden"),
         (VIDEO, "delete", None, "only comments and replies can be deleted"),
         ("no-such-mention", "reply", TEXT, "no mention 'no-such-mention'"),
     ],
@@ -316,3 +317,21 @@ def test_a_row_that_may_have_happened_is_kept_to_check_when_its_account_is_disab
     assert row.status == "needs_check"
     assert "is disabled" in (row.error or "") and "may have happened" in (row.error or "")
     assert not api.calls
+
+
+def test_hide_is_retried_like_a_read_after_lost_answers_and_marks_the_mention_hidden(
+    runtime: Runtime, api: respx.MockRouter
+) -> None:
+    # hiding sets a state: a second HIDE after a lost answer cannot hide anything twice
+    post = api.post(HIDE).mock(side_effect=[httpx.ReadTimeout("lost")] * 3 + [_ok({})])
+    queued = request_action(runtime, COMMENT, "hide", requested_by="mod")
+
+    run_mention_actions(runtime)
+
+    row = MentionActionQueue(runtime.engine).get(queued.id)
+    assert (row.status, row.attempts) == ("done", 1)
+    assert post.call_count == 4  # the transport's own retries: safe for a state
+    assert json.loads(post.calls[-1].request.content) == {
+        "business_id": OPEN_ID, "video_id": VIDEO, "comment_id": COMMENT, "action": "HIDE",
+    }  # fmt: skip
+    assert _mention_status(runtime, COMMENT) == "hidden"

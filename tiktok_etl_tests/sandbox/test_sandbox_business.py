@@ -310,3 +310,28 @@ def test_drop_after_apply_applies_the_write_then_loses_the_answer(
     )  # fmt: skip
     assert [c["text"] for c in listed].count("lost answer") == 1
     assert app.stats.snapshot()["faults"] == {"drop_after_apply": 1}
+
+
+def test_comment_hide_and_unhide_change_what_public_listings_show(
+    app: SandboxApp, client: httpx.Client, token: dict[str, Any]
+) -> None:
+    video = heavy_video(app)
+    first = get(client, token, "business/comment/list/", video_id=video["item_id"])["data"]
+    target = first["comments"][0]["comment_id"]
+
+    def statuses(status: str) -> dict[str, str]:
+        listed = walk(
+            client, token, "business/comment/list/", "comments", video_id=video["item_id"],
+            max_count=30, status=status,
+        )  # fmt: skip
+        return {c["comment_id"]: c["status"] for c in listed}
+
+    hide = {"video_id": video["item_id"], "comment_id": target}
+    assert post(client, token, "business/comment/hide/", **hide, action="HIDE")["code"] == 0
+    assert post(client, token, "business/comment/hide/", **hide, action="HIDE")["code"] == 0
+    assert target not in statuses("PUBLIC")
+    assert statuses("ALL")[target] == "HIDDEN"
+    assert post(client, token, "business/comment/hide/", **hide, action="UNHIDE")["code"] == 0
+    assert statuses("PUBLIC")[target] == "PUBLIC"
+    refused = post(client, token, "business/comment/hide/", **hide, action="BURY")
+    assert refused["code"] != 0
