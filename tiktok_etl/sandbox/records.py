@@ -294,9 +294,7 @@ def business_video(
     return _apply_malformation(_render(_BUSINESS_VIDEO, at, selected), video.malformed, "item_id")
 
 
-def business_comment(
-    comment: CommentRecord, now: int, replies: int, status: str = "PUBLIC"
-) -> dict[str, Any]:
+def business_comment(comment: CommentRecord, now: int, replies: int) -> dict[str, Any]:
     """The Business API comment object; replies carry `parent_comment_id` and no `replies`.
 
     Key sets follow `business_comment_list.json` and `business_reply_list.json`; replies also
@@ -312,7 +310,7 @@ def business_comment(
         "likes": comment_likes(comment, now),
         "owner": comment.owner,
         "liked": comment.liked,
-        "status": status,
+        "status": "PUBLIC",
         "username": comment.username,
         "profile_image": comment.profile_image,
     }

@@ -404,15 +404,14 @@ class SandboxWorld:
         )
         with self._lock:
             hidden = set(self._hidden)
-        return [
-            records.business_comment(
-                comment,
-                now,
-                replies[comment.comment_id],
-                status="HIDDEN" if comment.comment_id in hidden else "PUBLIC",
-            )
+        rendered = [
+            records.business_comment(comment, now, replies[comment.comment_id])
             for comment in chosen
         ]
+        for record in rendered:
+            if record.get("comment_id") in hidden:
+                record["status"] = "HIDDEN"
+        return rendered
 
     def set_hidden(self, comment_id: str, hidden: bool) -> None:
         """Hide a comment from everyone but its author (`comment/hide/`), or show it again."""
