@@ -8,6 +8,11 @@ from tiktok_etl.defs.accounts_sync import tiktok_accounts_sync_sensor
 from tiktok_etl.defs.assets import RAW_ASSETS
 from tiktok_etl.defs.catalog import with_code_references
 from tiktok_etl.defs.jobs import ingest_job
+from tiktok_etl.defs.mention_actions import (
+    mention_actions_job,
+    sl_mention_actions,
+    tiktok_mention_actions_sensor,
+)
 from tiktok_etl.defs.mentions import sl_mentions
 from tiktok_etl.defs.metrics import METRICS_ASSETS
 from tiktok_etl.defs.research import (
@@ -31,14 +36,22 @@ Settings.from_env()
 
 defs = dg.Definitions(
     assets=with_code_references(
-        [*RAW_ASSETS, sl_mentions, *METRICS_ASSETS, tiktok_account_tokens, *LISTENING_ASSETS]
+        [
+            *RAW_ASSETS,
+            sl_mentions,
+            *METRICS_ASSETS,
+            tiktok_account_tokens,
+            *LISTENING_ASSETS,
+            sl_mention_actions,
+        ]
     ),
-    jobs=[ingest_job, token_refresh_job, resync_job, listening_job],
+    jobs=[ingest_job, token_refresh_job, resync_job, listening_job, mention_actions_job],
     schedules=[tiktok_today_schedule, tiktok_lookback_schedule, tiktok_listening_schedule],
     sensors=[
         tiktok_accounts_sync_sensor,
         tiktok_token_refresh_sensor,
         tiktok_listening_queries_sync_sensor,
+        tiktok_mention_actions_sensor,
     ],
     resources={"tiktok": resource_from_environment()},
 )

@@ -10,6 +10,7 @@ Writes (create, reply, delete) are never retried after an ambiguous failure
 such as a read timeout or a 500: the comment may already exist, and posting it
 twice is worse than reporting an error. They are retried only when TikTok
 certainly did not act (throttled, in maintenance, connection never opened).
+Hiding sets a state (`HIDE` / `UNHIDE`), so it is retried like a read.
 """
 
 from __future__ import annotations
@@ -41,6 +42,7 @@ REPLY_LIST = "business/comment/reply/list/"
 COMMENT_CREATE = "business/comment/create/"
 REPLY_CREATE = "business/comment/reply/create/"
 COMMENT_DELETE = "business/comment/delete/"
+COMMENT_HIDE = "business/comment/hide/"
 
 PROFILE_FIELDS: tuple[str, ...] = (
     "username",
@@ -65,7 +67,8 @@ def _clamp(value: int, upper: int) -> int:
     return min(max(value, 1), upper)
 
 
-def _check_text(text: str) -> None:
+def check_comment_text(text: str) -> None:
+    """Refuse a comment or reply TikTok would refuse: empty, or over 150 characters."""
     if not text.strip():
         raise ValueError("comment text must not be empty")
     if len(text) > MAX_COMMENT_LENGTH:
@@ -312,7 +315,7 @@ class BusinessClient:
 
     def create_comment(self, video_id: str, text: str) -> str:
         """Post a comment on one of the account's videos; returns its comment_id."""
-        _check_text(text)
+        check_comment_text(text)
         data = self._session.call(
             "POST",
             COMMENT_CREATE,
@@ -323,7 +326,7 @@ class BusinessClient:
 
     def reply_to_comment(self, video_id: str, comment_id: str, text: str) -> str:
         """Reply to a comment; returns the reply's comment_id."""
-        _check_text(text)
+        check_comment_text(text)
         data = self._session.call(
             "POST",
             REPLY_CREATE,
@@ -344,6 +347,20 @@ class BusinessClient:
             COMMENT_DELETE,
             json={"business_id": self.business_id, "comment_id": comment_id},
             idempotent=False,
+        )
+
+    def hide_comment(self, video_id: str, comment_id: str, *, hidden: bool = True) -> None:
+        """Hide a comment on one of the account's videos from everyone but its author, or
+        show it again. Sent as idempotent: hiding a hidden comment changes nothing."""
+        self._session.call(
+            "POST",
+            COMMENT_HIDE,
+            json={
+                "business_id": self.business_id,
+                "video_id": video_id,
+                "comment_id": comment_id,
+                "action": "HIDE" if hidden else "UNHIDE",
+            },
         )
 
     @staticmethod

@@ -16,6 +16,7 @@ from tiktok_etl.cli.demo import demo
 from tiktok_etl.cli.errors import Group
 from tiktok_etl.cli.keys import keys
 from tiktok_etl.cli.listen import listen
+from tiktok_etl.cli.mentions import mentions
 from tiktok_etl.cli.plan import plan
 from tiktok_etl.cli.publish import posts, publish
 from tiktok_etl.cli.resync import resync
@@ -41,6 +42,7 @@ for command in (
     plan,
     resync,
     runs,
+    mentions,
     sandbox,
     listen,
     publish,

@@ -27,6 +27,7 @@ from tiktok_etl.sandbox.context import (
     json_response,
 )
 from tiktok_etl.sandbox.faults import (
+    WRITE_ENDPOINTS,
     DroppedConnection,
     Fault,
     FaultConfig,
@@ -195,8 +196,24 @@ class SandboxApp:
         except ApiFailure as failure:
             return ctx.failure(failure)
         if style is not Style.ADMIN:
+            self._maybe_drop_after_apply(ctx, response)
             return self._maybe_stall(ctx, response)
         return response
+
+    def _maybe_drop_after_apply(self, ctx: RequestContext, response: httpx.Response) -> None:
+        """Lose the answer of a write that was applied (`FaultConfig.drop_after_apply`)."""
+        if response.status_code != 200 or not ctx.endpoint.endswith(WRITE_ENDPOINTS):
+            return
+        body = json.loads(response.content)
+        if not isinstance(body, dict) or body.get("code") != 0:
+            return  # refused, so nothing was applied
+        with self._faults_lock:
+            injector = self._injector
+        if injector.drops_after_apply(ctx.endpoint):
+            self.stats.record_fault(Fault.DROP_AFTER_APPLY.value)
+            raise DroppedConnection(
+                "Server disconnected without sending a response.", request=ctx.request
+            )
 
     def _maybe_stall(self, ctx: RequestContext, response: httpx.Response) -> httpx.Response:
         """A listing page that answers `has_more: true` with the cursor it was given."""

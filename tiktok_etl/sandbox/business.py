@@ -1,4 +1,5 @@
-"""Business (Accounts) API v1.3 routes: account, videos, comments, replies, comment writes.
+"""Business (Accounts) API v1.3 routes: account, videos, comments, replies, comment writes
+(create, reply, delete, hide/unhide).
 
 Paths are relative to the Business prefix (default `/open_api/v1.3/`). Every call takes
 `business_id`, which must be the token's `open_id`. Lists page by integer offset `cursor`;
@@ -35,6 +36,7 @@ COMMENT_TEXT_LIMIT = 150
 SORT_FIELDS = ("create_time", "likes", "replies")
 SORT_ORDERS = ("asc", "desc")
 STATUSES = ("PUBLIC", "ALL")
+HIDE_ACTIONS = ("HIDE", "UNHIDE")
 
 
 def _account(ctx: RequestContext, source: dict[str, Any] | None = None) -> AccessClaims:
@@ -145,11 +147,12 @@ class CommentQuery:
     sort_field: str
     sort_order: str
     paging: OffsetPaging
+    status: str = "PUBLIC"
 
     @classmethod
     def parse(cls, ctx: RequestContext) -> CommentQuery:
-        ctx.choice(ctx.query("status"), "status", STATUSES, "PUBLIC")
         return cls(
+            status=ctx.choice(ctx.query("status"), "status", STATUSES, "PUBLIC"),
             sort_field=ctx.choice(
                 ctx.query("sort_field"), "sort_field", SORT_FIELDS, "create_time"
             ),
@@ -172,6 +175,8 @@ class CommentQuery:
             "replies": lambda comment: replies[comment.comment_id],
         }
         key = keys[self.sort_field]
+        if self.status == "PUBLIC":
+            comments = [c for c in comments if not world.is_hidden(c.comment_id)]
         ordered = sorted(
             comments,
             key=lambda comment: (key(comment), comment.create_time, comment.comment_id),
@@ -249,6 +254,25 @@ def comment_delete(ctx: RequestContext) -> httpx.Response:
     return ctx.ok({})
 
 
+def comment_hide(ctx: RequestContext) -> httpx.Response:
+    """`{business_id, video_id, comment_id, action: HIDE|UNHIDE}`; setting a state, so
+    repeating it changes nothing."""
+    body = ctx.json_body()
+    claims = _account(ctx, body)
+    video = _video(ctx, claims, body.get("video_id"))
+    action = body.get("action")
+    if action not in HIDE_ACTIONS:
+        raise ctx.fail("invalid_params", "action must be HIDE or UNHIDE.")
+    comment_id = str(body.get("comment_id") or "")
+    world = ctx.services.world
+    if not any(c.comment_id == comment_id for c in world.visible_comments(video, ctx.now)):
+        raise ctx.fail(
+            "not_found", f"Comment {comment_id} does not exist on video {video.video_id}."
+        )
+    world.set_hidden(comment_id, action == "HIDE")
+    return ctx.ok({})
+
+
 def routes(prefix: str) -> list[Route]:
     table: list[tuple[str, str, Callable[[RequestContext], httpx.Response]]] = [
         ("GET", "business/get/", business_get),
@@ -258,6 +282,7 @@ def routes(prefix: str) -> list[Route]:
         ("POST", "business/comment/create/", comment_create),
         ("POST", "business/comment/reply/create/", reply_create),
         ("POST", "business/comment/delete/", comment_delete),
+        ("POST", "business/comment/hide/", comment_hide),
     ]
     return [
         Route(method, prefix + path, Style.BUSINESS, handler) for method, path, handler in table

@@ -27,6 +27,7 @@ class Fault(StrEnum):
     THROTTLE_40100 = "40100"
     SERVER_50000 = "50000"
     STALL = "stall"
+    DROP_AFTER_APPLY = "drop_after_apply"
 
 
 # the listings a stalling page can hit (paths relative to either family's root)
@@ -35,6 +36,14 @@ LISTING_ENDPOINTS: tuple[str, ...] = (
     "business/comment/list/",
     "business/comment/reply/list/",
     "video/list/",
+)
+
+# the comment writes a `drop_after_apply` fault hits
+WRITE_ENDPOINTS: tuple[str, ...] = (
+    "business/comment/create/",
+    "business/comment/reply/create/",
+    "business/comment/delete/",
+    "business/comment/hide/",
 )
 
 
@@ -56,6 +65,9 @@ class FaultConfig:
     - `stall_cursors`: listing pages asked for at these cursors always stall (the first
       page is cursor 0, whether or not the request named it).
     - `stall_endpoints`: the listings that stall, matched on the end of the path.
+    - `drop_after_apply`: the next N successful comment writes (`WRITE_ENDPOINTS`) are
+      applied, then the connection drops before the answer: the ambiguous failure a
+      client must not retry blindly.
     - `seed`: seeds the fault sequence.
     """
 
@@ -70,6 +82,7 @@ class FaultConfig:
     rate_stall: float = 0.0
     stall_cursors: tuple[int, ...] = ()
     stall_endpoints: tuple[str, ...] = LISTING_ENDPOINTS
+    drop_after_apply: int = 0
     seed: int = 0
 
 
@@ -85,6 +98,17 @@ class FaultInjector:
         self._rng = random.Random(config.seed)
         self._stall_rng = random.Random(config.seed)
         self._lock = threading.Lock()
+        self._drops_left = config.drop_after_apply
+
+    def drops_after_apply(self, endpoint: str) -> bool:
+        """Whether this applied write loses its answer (counts down `drop_after_apply`)."""
+        if not endpoint.endswith(WRITE_ENDPOINTS):
+            return False
+        with self._lock:
+            if self._drops_left <= 0:
+                return False
+            self._drops_left -= 1
+            return True
 
     def stalls(self, endpoint: str, cursor: int) -> bool:
         """Whether this page of a listing answers with the cursor it was given."""

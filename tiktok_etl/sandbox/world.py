@@ -142,6 +142,7 @@ class SandboxWorld:
         self._lock = threading.Lock()
         self._created: dict[str, list[CommentRecord]] = {}
         self._deleted: dict[str, set[str]] = {}
+        self._hidden: set[str] = set()
         self._created_ids = itertools.count(1)
         # videos posted through the Content Posting API, per (open_id, day)
         self._published: dict[tuple[str, int], list[VideoRecord]] = {}
@@ -433,10 +434,28 @@ class SandboxWorld:
             for comment in self.visible_comments(video, now)
             if comment.parent_comment_id
         )
-        return [
+        with self._lock:
+            hidden = set(self._hidden)
+        rendered = [
             records.business_comment(comment, now, replies[comment.comment_id])
             for comment in chosen
         ]
+        for record in rendered:
+            if record.get("comment_id") in hidden:
+                record["status"] = "HIDDEN"
+        return rendered
+
+    def set_hidden(self, comment_id: str, hidden: bool) -> None:
+        """Hide a comment from everyone but its author (`comment/hide/`), or show it again."""
+        with self._lock:
+            if hidden:
+                self._hidden.add(comment_id)
+            else:
+                self._hidden.discard(comment_id)
+
+    def is_hidden(self, comment_id: str) -> bool:
+        with self._lock:
+            return comment_id in self._hidden
 
     def find_comment(
         self, open_id: str, comment_id: str, now: int

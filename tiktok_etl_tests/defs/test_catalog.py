@@ -85,7 +85,7 @@ DAILY_TABLES: dict[str, TableSpec] = {
     "tiktok_research_comments": RESEARCH_COMMENTS,
     "tiktok_research_mentions": MENTIONS,
 }
-ASSETS = [*TABLES, *DAILY_TABLES, "tiktok_account_tokens"]
+ASSETS = [*TABLES, *DAILY_TABLES, "tiktok_account_tokens", "sl_mention_actions"]
 
 
 def test_the_catalog_lists_every_asset(catalog: dict[str, dict[str, Any]]) -> None:
@@ -131,6 +131,7 @@ def test_every_asset_names_the_configured_owners(
         ("tiktok_research_videos", True, {"research"}),
         ("tiktok_research_comments", True, {"research"}),
         ("tiktok_research_mentions", True, {"research"}),
+        ("sl_mention_actions", True, {"business"}),
     ],
 )
 def test_tags_mark_personal_data_the_api_families_and_the_storage(
@@ -141,7 +142,8 @@ def test_tags_mark_personal_data_the_api_families_and_the_storage(
     assert ("pii" in tags) is pii
     assert {k.split("/")[1].removesuffix("_api") for k in tags if k.endswith("_api")} == families
     assert "dagster/kind/postgres" in tags
-    assert ("dagster/kind/parquet" in tags) is (asset != "tiktok_account_tokens")
+    no_parquet = {"tiktok_account_tokens", "sl_mention_actions"}
+    assert ("dagster/kind/parquet" in tags) is (asset not in no_parquet)
 
 
 @pytest.mark.parametrize("asset", ASSETS)
@@ -181,11 +183,12 @@ def test_listening_assets_go_stale_a_day_and_two_hours_after_their_last_update(
     }
 
 
-def test_the_observed_token_asset_carries_no_freshness_policy(
-    catalog: dict[str, dict[str, Any]],
+@pytest.mark.parametrize("asset", ["tiktok_account_tokens", "sl_mention_actions"])
+def test_observed_assets_carry_no_freshness_policy(
+    catalog: dict[str, dict[str, Any]], asset: str
 ) -> None:
     # observations never count as materializations for Dagster's freshness evaluator
-    assert catalog["tiktok_account_tokens"]["internalFreshnessPolicy"] is None
+    assert catalog[asset]["internalFreshnessPolicy"] is None
 
 
 @pytest.mark.parametrize("raw", ["nobody", "team:", "a@b", "team:x;y", ","])

@@ -14,6 +14,7 @@ from tiktok_etl.defs.assets import API_RETRY
 ROOT = Path(__file__).resolve().parents[2]
 
 ASSETS = [
+    "sl_mention_actions",
     "sl_mentions",
     "tiktok_account_metrics",
     "tiktok_account_tokens",
@@ -69,7 +70,9 @@ def test_asset_checks_are_pinned() -> None:
 
 def test_jobs_schedules_and_sensors_are_pinned() -> None:
     repo = _repo()
-    assert {"tiktok_ingest", "tiktok_token_refresh"} <= set(repo.job_names)
+    assert {"tiktok_ingest", "tiktok_token_refresh", "tiktok_mention_actions"} <= set(
+        repo.job_names
+    )
     assert sorted(s.name for s in repo.schedule_defs) == [
         "tiktok_listening_schedule",
         "tiktok_lookback_schedule",
@@ -79,6 +82,7 @@ def test_jobs_schedules_and_sensors_are_pinned() -> None:
     assert sorted(s.name for s in repo.sensor_defs) == [
         "tiktok_accounts_sync_sensor",
         "tiktok_listening_queries_sync_sensor",
+        "tiktok_mention_actions_sensor",
         "tiktok_token_refresh_sensor",
     ]
 

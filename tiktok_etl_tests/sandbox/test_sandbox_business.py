@@ -284,3 +284,54 @@ def test_comment_text_over_150_characters_is_rejected(
         client, token, "business/comment/create/", video_id=video["item_id"], text="x" * 151
     )
     assert body["code"] == 40002
+
+
+def test_drop_after_apply_applies_the_write_then_loses_the_answer(
+    app: SandboxApp, client: httpx.Client, token: dict[str, Any]
+) -> None:
+    from tiktok_etl.sandbox.faults import FaultConfig
+
+    video = app.world.business_videos("biz-1", *HISTORY)[-1]
+    app.set_faults(FaultConfig(drop_after_apply=1))
+    # a refused write is not applied, so it neither drops nor uses up the fault
+    refused = post(client, token, "business/comment/create/", video_id=video["item_id"], text="")
+    assert refused["code"] != 0
+    with pytest.raises(httpx.RemoteProtocolError):
+        client.post(
+            BUSINESS + "business/comment/create/",
+            json={"business_id": "biz-1", "video_id": video["item_id"], "text": "lost answer"},
+            headers=access(token),
+        )
+    again = post(client, token, "business/comment/create/", video_id=video["item_id"], text="ok")
+    assert again["code"] == 0
+    listed = walk(
+        client, token, "business/comment/list/", "comments", video_id=video["item_id"],
+        max_count=30,
+    )  # fmt: skip
+    assert [c["text"] for c in listed].count("lost answer") == 1
+    assert app.stats.snapshot()["faults"] == {"drop_after_apply": 1}
+
+
+def test_comment_hide_and_unhide_change_what_public_listings_show(
+    app: SandboxApp, client: httpx.Client, token: dict[str, Any]
+) -> None:
+    video = heavy_video(app)
+    first = get(client, token, "business/comment/list/", video_id=video["item_id"])["data"]
+    target = first["comments"][0]["comment_id"]
+
+    def statuses(status: str) -> dict[str, str]:
+        listed = walk(
+            client, token, "business/comment/list/", "comments", video_id=video["item_id"],
+            max_count=30, status=status,
+        )  # fmt: skip
+        return {c["comment_id"]: c["status"] for c in listed}
+
+    hide = {"video_id": video["item_id"], "comment_id": target}
+    assert post(client, token, "business/comment/hide/", **hide, action="HIDE")["code"] == 0
+    assert post(client, token, "business/comment/hide/", **hide, action="HIDE")["code"] == 0
+    assert target not in statuses("PUBLIC")
+    assert statuses("ALL")[target] == "HIDDEN"
+    assert post(client, token, "business/comment/hide/", **hide, action="UNHIDE")["code"] == 0
+    assert statuses("PUBLIC")[target] == "PUBLIC"
+    refused = post(client, token, "business/comment/hide/", **hide, action="BURY")
+    assert refused["code"] != 0

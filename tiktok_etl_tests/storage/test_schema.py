@@ -10,6 +10,7 @@ import sqlalchemy as sa
 
 from tiktok_etl.mentions.schema import MENTIONS
 from tiktok_etl.storage.db import make_engine
+from tiktok_etl.storage.mention_actions import MENTION_ACTIONS
 from tiktok_etl.storage.metrics_tables import METRICS_TABLES
 from tiktok_etl.storage.migrations import MIGRATIONS, migrate
 from tiktok_etl.storage.posts import POSTS
@@ -23,6 +24,7 @@ SPECS: tuple[TableSpec, ...] = (
     PARTITION_WRITES,
     *METRICS_TABLES,
     *RESEARCH_TABLES,
+    MENTION_ACTIONS,
     POSTS,
 )
 
@@ -55,6 +57,7 @@ SHIPPED = {
     "0008_token_key_check": "656fe1849637da4547153b313c5d52353cd492774ccbf67ddcd95d692b87e779",
     "0010_metrics_history": "12a8006c8dc9d935c13acacf57c5080a7e3193b9ad215d0d41aaa490808b3a99",
     "0011_research": "a1d250d4d40eeef25e630eddecd792af853ccd66b4fc15eeae7ec8bddd2e13c7",
+    "0012_mention_actions": "159070bfe108379c3a657c65924bdfbb06c91ade24281bd17a973daed8af2144",
     "0013_posts": "f6eb09c06a02207d98b4fae801367ed4894e7bff873eecc65e29b72d9e3fd724",
 }
 
