@@ -70,9 +70,9 @@ def _mention(conn: sa.Connection, account: str, external_id: str, kind: str, par
     conn.execute(
         sa.text(
             "INSERT INTO sl_mentions (tenant_id, platform, external_id, content, media_type, "
-            "published_at, post_type, raw_data, parent_external_id, account_key, date) VALUES "
-            "(1, 'tiktok', :id, 'x', 'text', now() - interval '1 hour', :kind, '{}', :parent, "
-            ":account, :day)"
+            "published_at, post_type, raw_data, parent_external_id, account_key, source_key, date) "
+            "VALUES (1, 'tiktok', :id, 'x', 'text', now() - interval '1 hour', :kind, '{}', "
+            ":parent, :account, :account, :day)"
         ),
         {"id": external_id, "kind": kind, "parent": parent, "account": account,
          "day": date.today()},
