@@ -6,6 +6,7 @@ import dagster as dg
 
 from tiktok_etl.defs.accounts_sync import tiktok_accounts_sync_sensor
 from tiktok_etl.defs.assets import RAW_ASSETS
+from tiktok_etl.defs.dbt import load_dbt_example
 from tiktok_etl.defs.jobs import ingest_job
 from tiktok_etl.defs.mentions import sl_mentions
 from tiktok_etl.defs.resources import resource_from_environment
@@ -20,11 +21,12 @@ from tiktok_etl.settings import Settings
 
 # fail at load, naming the variable, rather than in the middle of a run
 Settings.from_env()
+dbt_example = load_dbt_example()
 
 defs = dg.Definitions(
-    assets=[*RAW_ASSETS, sl_mentions, tiktok_account_tokens],
+    assets=[*RAW_ASSETS, sl_mentions, tiktok_account_tokens, *dbt_example.assets],
     jobs=[ingest_job, token_refresh_job, resync_job],
     schedules=[tiktok_today_schedule, tiktok_lookback_schedule],
     sensors=[tiktok_accounts_sync_sensor, tiktok_token_refresh_sensor],
-    resources={"tiktok": resource_from_environment()},
+    resources={"tiktok": resource_from_environment(), **dbt_example.resources},
 )

@@ -326,6 +326,13 @@ class Settings:
         parse=positive_int,
         default="8",
     )
+    dbt_schema: str = setting(
+        "TIKTOK_ETL_DBT_SCHEMA",
+        "schema the example dbt project (`examples/dbt`) builds its models into; never the "
+        "schema of the connector's data",
+        default="tiktok_analytics",
+        in_resource=False,
+    )
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
