@@ -139,3 +139,25 @@ def test_definitions_load_without_the_dbt_extra() -> None:
     assets, resources = result.stdout.strip().splitlines()[-2:]
     assert "sl_mentions" in assets and "daily_engagement" not in assets
     assert "open_mentions" not in assets and resources == "['tiktok']"
+
+
+def test_a_project_file_newer_than_the_manifest_makes_it_stale(tmp_path: Path) -> None:
+    pytest.importorskip("dagster_dbt", reason="the .[dbt] extra (installed by .ci/run)")
+    import os
+    import shutil
+
+    from dagster_dbt import DbtProject
+
+    from tiktok_etl.defs.dbt_assets import manifest_is_current
+
+    copy = tmp_path / "dbt"
+    shutil.copytree(PROJECT_DIR, copy, ignore=shutil.ignore_patterns("target", "logs"))
+    project = DbtProject(project_dir=copy)
+    assert not manifest_is_current(project)  # never parsed
+    project.manifest_path.parent.mkdir(parents=True)
+    project.manifest_path.write_text("{}")
+    assert manifest_is_current(project)
+    model = copy / "models" / "open_mentions.sql"
+    later = project.manifest_path.stat().st_mtime + 10
+    os.utime(model, (later, later))
+    assert not manifest_is_current(project)
