@@ -7,6 +7,7 @@ import dagster as dg
 from tiktok_etl.defs.accounts_sync import tiktok_accounts_sync_sensor
 from tiktok_etl.defs.assets import RAW_ASSETS
 from tiktok_etl.defs.catalog import with_code_references
+from tiktok_etl.defs.dbt import load_dbt_example
 from tiktok_etl.defs.jobs import ingest_job
 from tiktok_etl.defs.mention_actions import (
     mention_actions_job,
@@ -33,6 +34,7 @@ from tiktok_etl.settings import Settings
 
 # fail at load, naming the variable, rather than in the middle of a run
 Settings.from_env()
+dbt_example = load_dbt_example()
 
 defs = dg.Definitions(
     assets=with_code_references(
@@ -44,7 +46,8 @@ defs = dg.Definitions(
             *LISTENING_ASSETS,
             sl_mention_actions,
         ]
-    ),
+    )
+    + list(dbt_example.assets),
     jobs=[ingest_job, token_refresh_job, resync_job, listening_job, mention_actions_job],
     schedules=[tiktok_today_schedule, tiktok_lookback_schedule, tiktok_listening_schedule],
     sensors=[
@@ -53,5 +56,5 @@ defs = dg.Definitions(
         tiktok_listening_queries_sync_sensor,
         tiktok_mention_actions_sensor,
     ],
-    resources={"tiktok": resource_from_environment()},
+    resources={"tiktok": resource_from_environment(), **dbt_example.resources},
 )

@@ -479,6 +479,13 @@ class Settings:
         default="team:tiktok-etl",
         in_resource=False,
     )
+    dbt_schema: str = setting(
+        "TIKTOK_ETL_DBT_SCHEMA",
+        "schema the example dbt project (`examples/dbt`) builds its models into; never the "
+        "schema of the connector's data",
+        default="tiktok_analytics",
+        in_resource=False,
+    )
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:

@@ -214,9 +214,8 @@ class TokenStore:
         )
         try:
             with self.engine.begin() as conn:
-                version, updated_at = conn.execute(
-                    statement, self._params(account_key, tokens)
-                ).one()
+                stored: Any = conn.execute(statement, self._params(account_key, tokens)).one()
+                version, updated_at = stored
         except sa.exc.IntegrityError as exc:
             if isinstance(exc.orig, psycopg.errors.ForeignKeyViolation):
                 raise AccountNotFound(account_key) from None

@@ -12,6 +12,7 @@ import click
 
 from tiktok_etl.cli.accounts import accounts
 from tiktok_etl.cli.auth import accounts_revoke, auth
+from tiktok_etl.cli.dbt import dbt
 from tiktok_etl.cli.demo import demo
 from tiktok_etl.cli.errors import Group
 from tiktok_etl.cli.keys import keys
@@ -47,6 +48,7 @@ for command in (
     listen,
     publish,
     posts,
+    dbt,
 ):
     main.add_command(command)
 accounts.add_command(accounts_revoke)

@@ -86,7 +86,7 @@ class CommentCache:
 
     def states(self, account_key: str) -> dict[str, VideoState]:
         with self.engine.connect() as conn:
-            rows = conn.execute(
+            rows: Any = conn.execute(
                 sa.text(
                     "SELECT video_id, comment_count, newest_comment_time, checked_at "
                     "FROM tiktok_comment_video_state WHERE account_key = :a"
@@ -220,7 +220,7 @@ class CommentCache:
         self, account_key: str, start: datetime, end: datetime
     ) -> list[CachedComment]:
         with self.engine.connect() as conn:
-            rows = conn.execute(
+            rows: Any = conn.execute(
                 sa.text(
                     "SELECT comment_id, video_id, parent_comment_id, create_time, reply_count, "
                     "payload FROM tiktok_comment_cache WHERE account_key = :a "

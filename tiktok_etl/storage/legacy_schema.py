@@ -16,6 +16,7 @@ Later migrations create their objects in the configured schema and never belong 
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 import sqlalchemy as sa
 from psycopg import sql
@@ -93,7 +94,7 @@ def move_out_of_public(conn: sa.Connection, schema: str, ledger: str) -> list[st
                 if kind == "TABLE":
                     _log.info("moved table public.%s to %s.%s", name, schema, name)
                     moved.append(name)
-        functions = conn.execute(
+        functions: Any = conn.execute(
             sa.text(
                 "SELECT p.oid::regprocedure::text FROM pg_proc p "
                 "JOIN pg_namespace n ON n.oid = p.pronamespace "

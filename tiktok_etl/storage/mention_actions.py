@@ -316,7 +316,7 @@ class ActionWorker:
                 {"skip": sorted(skip or ())},
             ).all()
             for row in rows:
-                locked = self._locks.execute(
+                locked: Any = self._locks.execute(
                     sa.text("SELECT pg_try_advisory_lock(hashtextextended(:name, 0))"),
                     {"name": f"{_LOCK_PREFIX}{row.id}"},
                 ).scalar_one()

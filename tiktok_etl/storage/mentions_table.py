@@ -18,6 +18,8 @@ from tiktok_etl.storage.tables import Column, TableSpec, col
 TABLE_NAME = "sl_mentions"
 PLATFORM = "tiktok"
 KEY_COLUMNS: tuple[str, ...] = ("tenant_id", "platform", "external_id")
+# `status` values: `new` on first insert; the mention-actions job sets the other three
+MENTION_STATUSES: tuple[str, ...] = ("new", "replied", "hidden", "deleted")
 
 MENTION_COLUMNS: tuple[Column, ...] = (
     # the seed's columns, in the seed's order

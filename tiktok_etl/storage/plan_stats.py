@@ -12,7 +12,7 @@ from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
-from typing import Literal
+from typing import Any, Literal
 
 import sqlalchemy as sa
 
@@ -177,20 +177,21 @@ def account_facts(
 def deployment_facts(engine: sa.Engine, page_size: int) -> DeploymentFacts:
     """Sums over every account already read; ``page_size`` is the comment listing's."""
     with engine.connect() as conn:
-        days = conn.execute(
+        days: Any = conn.execute(
             sa.text(
                 "SELECT count(*) FROM (SELECT account_key, date FROM tiktok_users "
                 "UNION SELECT DISTINCT account_key, date FROM tiktok_videos) d"
             )
         ).scalar_one()
-        videos = conn.execute(sa.text("SELECT count(*) FROM tiktok_videos")).scalar_one()
-        accounts, listed = conn.execute(
+        videos: Any = conn.execute(sa.text("SELECT count(*) FROM tiktok_videos")).scalar_one()
+        counts: Any = conn.execute(
             sa.text(
                 "SELECT count(DISTINCT account_key), count(*) FROM tiktok_video_links "
                 "WHERE account_key IN (SELECT account_key FROM tiktok_comment_video_state)"
             )
         ).one()
-        comments, top, comment_pages = conn.execute(
+        accounts, listed = counts
+        sums: Any = conn.execute(
             sa.text(
                 "SELECT coalesce(sum(total), 0), coalesce(sum(top), 0), "
                 "coalesce(sum(greatest(1, ceil(top / CAST(:p AS numeric)))), 0) FROM "
@@ -199,7 +200,8 @@ def deployment_facts(engine: sa.Engine, page_size: int) -> DeploymentFacts:
             ),
             {"p": page_size},
         ).one()
-        reply_pages = conn.execute(
+        comments, top, comment_pages = sums
+        reply_pages: Any = conn.execute(
             sa.text(
                 "SELECT coalesce(sum(ceil(n / CAST(:p AS numeric))), 0) FROM "
                 "(SELECT count(*) AS n FROM tiktok_comment_cache "

@@ -247,13 +247,14 @@ class PostInitLimiter:
                 ),
                 {"account": account_key, "start": start},
             )
-            count, oldest = conn.execute(
+            found: Any = conn.execute(
                 sa.text(
                     "SELECT count(*), min(sent_at) FROM tiktok_post_inits "
                     "WHERE account_key = :account AND sent_at > :start"
                 ),
                 {"account": account_key, "start": start},
             ).one()
+            count, oldest = found
             if count < self.limit:
                 conn.execute(
                     sa.text("INSERT INTO tiktok_post_inits (account_key, sent_at) VALUES (:a, :t)"),

@@ -124,7 +124,7 @@ def read_rejects(
     params = {"table": table, "account_key": account_key, "day": day}
     if isinstance(bind, sa.Engine):
         with bind.connect() as conn:
-            rows = conn.execute(query, params).all()
+            rows: Sequence[Any] = conn.execute(query, params).all()
     else:
         rows = bind.execute(query, params).all()
     return [StoredReject(*row) for row in rows]
