@@ -115,6 +115,10 @@ def test_check_job_selects_only_the_checks() -> None:
     job = defs.resolve_job_def(freshness_job.name)
     assert job.asset_layer.selected_asset_keys == set()
     assert [node.name for node in job.nodes] == ["tiktok_partitions_fresh"]
+    # and the partitioned ingest job leaves them out (its own checks stay)
+    ingest = defs.resolve_job_def("tiktok_ingest")
+    assert "tiktok_partitions_fresh" not in {node.name for node in ingest.nodes}
+    assert "tiktok_users" in {node.name for node in ingest.nodes}
 
 
 def test_an_as_of_without_offset_is_refused(
