@@ -29,8 +29,12 @@ RAW = ["tiktok_comments", "tiktok_users", "tiktok_videos"]
 
 
 def _run_checks(
-    instance: dg.DagsterInstance, resource: TikTokConnectorResource
+    instance: dg.DagsterInstance,
+    resource: TikTokConnectorResource,
+    as_of: datetime | None = NOW,
 ) -> dg.ExecuteInProcessResult:
+    # judge at the double's clock by default, the day the partition was materialized for
+    config = {"as_of": as_of.isoformat()} if as_of else {}
     defs = dg.Definitions(
         assets=[*RAW_ASSETS, sl_mentions],
         asset_checks=[tiktok_partitions_fresh],
@@ -39,8 +43,7 @@ def _run_checks(
     )
     return defs.resolve_job_def(freshness_job.name).execute_in_process(
         instance=instance,
-        # judge at the double's clock, the day the partition was materialized for
-        run_config={"ops": {"tiktok_partitions_fresh": {"config": {"as_of": NOW.isoformat()}}}},
+        run_config={"ops": {"tiktok_partitions_fresh": {"config": config}}},
     )
 
 
@@ -107,6 +110,23 @@ def test_check_job_passes_the_fresh_partition_and_lists_the_missing_ones(
             "brand|2026-11-08",
         ]
     assert found["sl_mentions"].metadata["stale_partitions"].value == 3
+
+
+def test_without_config_the_check_judges_now(
+    add_account: Callable[..., None],
+    instance: dg.DagsterInstance,
+    resource: TikTokConnectorResource,
+) -> None:
+    add_account("brand", "business", "brand-open-id")
+    before = datetime.now(UTC)
+    found = _evaluations(_run_checks(instance, resource, as_of=None))
+    assert set(found) == set(FRESHNESS_TABLES)
+    for table, evaluation in found.items():
+        # registered just now and never materialized: today's partition is missing
+        assert not evaluation.passed, table
+        assert datetime.fromisoformat(evaluation.metadata["as_of"].value) >= before
+        stale = evaluation.metadata["first_stale"].value
+        assert stale and all(key.startswith("brand|") for key in stale)
 
 
 def test_check_job_selects_only_the_checks() -> None:
