@@ -8,6 +8,11 @@ from tiktok_etl.defs.accounts_sync import tiktok_accounts_sync_sensor
 from tiktok_etl.defs.assets import RAW_ASSETS
 from tiktok_etl.defs.catalog import with_code_references
 from tiktok_etl.defs.dbt import load_dbt_example
+from tiktok_etl.defs.freshness import (
+    freshness_job,
+    tiktok_freshness_schedule,
+    tiktok_partitions_fresh,
+)
 from tiktok_etl.defs.jobs import ingest_job
 from tiktok_etl.defs.mention_actions import (
     mention_actions_job,
@@ -48,8 +53,21 @@ defs = dg.Definitions(
         ]
     )
     + list(dbt_example.assets),
-    jobs=[ingest_job, token_refresh_job, resync_job, listening_job, mention_actions_job],
-    schedules=[tiktok_today_schedule, tiktok_lookback_schedule, tiktok_listening_schedule],
+    asset_checks=[tiktok_partitions_fresh],
+    jobs=[
+        ingest_job,
+        token_refresh_job,
+        resync_job,
+        listening_job,
+        mention_actions_job,
+        freshness_job,
+    ],
+    schedules=[
+        tiktok_today_schedule,
+        tiktok_lookback_schedule,
+        tiktok_listening_schedule,
+        tiktok_freshness_schedule,
+    ],
     sensors=[
         tiktok_accounts_sync_sensor,
         tiktok_token_refresh_sensor,

@@ -6,12 +6,16 @@ import dagster as dg
 
 from tiktok_etl.defs.assets import RAW_ASSETS
 from tiktok_etl.defs.batch import tiktok_batch_ingest
+from tiktok_etl.defs.freshness import tiktok_partitions_fresh
 from tiktok_etl.defs.mentions import sl_mentions
 from tiktok_etl.defs.metrics import METRICS_ASSETS
 
 ingest_job = dg.define_asset_job(
     "tiktok_ingest",
-    selection=dg.AssetSelection.assets(*RAW_ASSETS, sl_mentions, *METRICS_ASSETS),
+    # an asset selection brings every check of its assets; the freshness checks judge all
+    # partitions at once and run on their own schedule (tiktok_etl.defs.freshness)
+    selection=dg.AssetSelection.assets(*RAW_ASSETS, sl_mentions, *METRICS_ASSETS)
+    - dg.AssetSelection.checks(tiktok_partitions_fresh),
     description=(
         "Users, videos, comments, their sl_mentions and the metric history for one account "
         "and UTC day."

@@ -40,19 +40,27 @@ RAW = ["tiktok_comments", "tiktok_users", "tiktok_videos"]
 CHECKS = {
     "sl_mentions": {
         "identifiers_present",
+        "partitions_fresh",
         "postgres_parquet_counts_match",
         "timestamps_in_partition_window",
         "unique_natural_keys",
     },
     "tiktok_comments": {
         "identifiers_present",
+        "partitions_fresh",
         "postgres_parquet_counts_match",
         "timestamps_in_partition_window",
         "unique_natural_keys",
     },
-    "tiktok_users": {"identifiers_present", "postgres_parquet_counts_match", "unique_natural_keys"},
+    "tiktok_users": {
+        "identifiers_present",
+        "partitions_fresh",
+        "postgres_parquet_counts_match",
+        "unique_natural_keys",
+    },
     "tiktok_videos": {
         "identifiers_present",
+        "partitions_fresh",
         "postgres_parquet_counts_match",
         "timestamps_in_partition_window",
         "unique_natural_keys",
@@ -80,10 +88,14 @@ def test_asset_checks_are_pinned() -> None:
 
 def test_jobs_schedules_and_sensors_are_pinned() -> None:
     repo = _repo()
-    assert {"tiktok_ingest", "tiktok_token_refresh", "tiktok_mention_actions"} <= set(
-        repo.job_names
-    )
+    assert {
+        "tiktok_ingest",
+        "tiktok_token_refresh",
+        "tiktok_mention_actions",
+        "tiktok_freshness_checks",
+    } <= set(repo.job_names)
     assert sorted(s.name for s in repo.schedule_defs) == [
+        "tiktok_freshness_schedule",
         "tiktok_listening_schedule",
         "tiktok_lookback_schedule",
         "tiktok_today_schedule",
