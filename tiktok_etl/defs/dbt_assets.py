@@ -22,14 +22,21 @@ imports this module only when the extra is installed.
 
 import fcntl
 import os
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import dagster as dg
-from dagster_dbt import DagsterDbtTranslator, DbtCliResource, DbtProject, dbt_assets
+from dagster_dbt import (
+    DagsterDbtTranslator,
+    DagsterDbtTranslatorSettings,
+    DbtCliResource,
+    DbtProject,
+    dbt_assets,
+)
 
+from tiktok_etl.defs.catalog import BOTH_FAMILIES, catalog_tags, freshness_policy, owners
 from tiktok_etl.defs.dbt_sources import SOURCE_NAME
 from tiktok_etl.defs.resources import TikTokConnectorResource
 from tiktok_etl.runtime.dbt_env import dbt_environment, dbt_executable
@@ -41,6 +48,8 @@ MODELS_AUTOMATION = dg.AutomationCondition.eager().without(
     ~dg.AutomationCondition.any_deps_missing()
 )
 _PROJECT_FILES = ("dbt_project.yml", "profiles.yml")
+# columns that carry people's names or handles (as in sl_mentions)
+PII_COLUMNS = frozenset({"author_name", "author_handle"})
 _PROJECT_DIRS = ("models", "macros", "tests", "seeds", "snapshots")
 
 
@@ -57,6 +66,28 @@ class TikTokDbtTranslator(DagsterDbtTranslator):
 
     def get_group_name(self, dbt_resource_props: Mapping[str, Any]) -> str | None:
         return GROUP
+
+    def get_owners(self, dbt_resource_props: Mapping[str, Any]) -> Sequence[str] | None:
+        return owners()
+
+    def get_tags(self, dbt_resource_props: Mapping[str, Any]) -> Mapping[str, str]:
+        # the models read sl_mentions, which both API families feed; a model that passes
+        # people's names or handles through (open_mentions carries author_name) is pii
+        columns = dbt_resource_props.get("columns") or {}
+        pii = bool(PII_COLUMNS & set(columns))
+        return {
+            **super().get_tags(dbt_resource_props),
+            **catalog_tags(pii=pii, api_families=BOTH_FAMILIES),
+        }
+
+    def get_asset_spec(
+        self, manifest: Mapping[str, Any], unique_id: str, project: DbtProject | None
+    ) -> dg.AssetSpec:
+        spec = super().get_asset_spec(manifest, unique_id, project)
+        if self.get_resource_props(manifest, unique_id)["resource_type"] != "model":
+            return spec
+        # rebuilt whenever sl_mentions changes (MODELS_AUTOMATION): as fresh as it is
+        return spec.replace_attributes(freshness_policy=freshness_policy())
 
     def get_automation_condition(
         self, dbt_resource_props: Mapping[str, Any]
@@ -126,7 +157,10 @@ def dbt_example_assets(project: DbtProject) -> dg.AssetsDefinition:
         manifest=project.manifest_path,
         project=project,
         name="tiktok_analytics_dbt",
-        dagster_dbt_translator=TikTokDbtTranslator(),
+        # code references: each model links to its .sql file, like our assets to their code
+        dagster_dbt_translator=TikTokDbtTranslator(
+            settings=DagsterDbtTranslatorSettings(enable_code_references=True)
+        ),
     )
     def tiktok_analytics_dbt(
         context: dg.AssetExecutionContext, dbt: DbtCliResource, tiktok: TikTokConnectorResource

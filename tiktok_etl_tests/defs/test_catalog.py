@@ -18,6 +18,7 @@ from tiktok_etl.settings import ConfigError, Settings
 from tiktok_etl.storage.metrics_tables import ACCOUNT_METRICS, VIDEO_METRICS
 from tiktok_etl.storage.research import RESEARCH_COMMENTS, RESEARCH_VIDEOS
 from tiktok_etl.storage.tables import COMMENTS, USERS, VIDEOS, TableSpec
+from tiktok_etl_tests.defs.test_definitions import DBT_MODELS
 
 ROOT = Path(__file__).resolve().parents[2]
 OWNERS = "team:social-data,ana@example.com"
@@ -85,7 +86,13 @@ DAILY_TABLES: dict[str, TableSpec] = {
     "tiktok_research_comments": RESEARCH_COMMENTS,
     "tiktok_research_mentions": MENTIONS,
 }
-ASSETS = [*TABLES, *DAILY_TABLES, "tiktok_account_tokens", "sl_mention_actions"]
+ASSETS = [
+    *TABLES,
+    *DAILY_TABLES,
+    "tiktok_account_tokens",
+    "sl_mention_actions",
+    *DBT_MODELS,
+]
 
 
 def test_the_catalog_lists_every_asset(catalog: dict[str, dict[str, Any]]) -> None:
@@ -132,6 +139,7 @@ def test_every_asset_names_the_configured_owners(
         ("tiktok_research_comments", True, {"research"}),
         ("tiktok_research_mentions", True, {"research"}),
         ("sl_mention_actions", True, {"business"}),
+        *[(m, m == "open_mentions", {"display", "business"}) for m in DBT_MODELS],
     ],
 )
 def test_tags_mark_personal_data_the_api_families_and_the_storage(
@@ -142,7 +150,7 @@ def test_tags_mark_personal_data_the_api_families_and_the_storage(
     assert ("pii" in tags) is pii
     assert {k.split("/")[1].removesuffix("_api") for k in tags if k.endswith("_api")} == families
     assert "dagster/kind/postgres" in tags
-    no_parquet = {"tiktok_account_tokens", "sl_mention_actions"}
+    no_parquet = {"tiktok_account_tokens", "sl_mention_actions", *DBT_MODELS}
     assert ("dagster/kind/parquet" in tags) is (asset not in no_parquet)
 
 
@@ -157,13 +165,18 @@ def test_the_table_name_is_qualified_and_the_code_is_referenced(
     name = _entry(catalog[asset], "dagster/table_name")["text"]
     (reference,) = _entry(catalog[asset], "dagster/code_references")["codeReferences"]
 
+    if asset in DBT_MODELS:
+        # dbt names its relation database.schema.model and links the model's .sql file
+        assert name.endswith(f".tiktok_analytics.{asset}")
+        assert reference["filePath"].endswith(f"examples/dbt/models/{asset}.sql")
+        return
     assert name == qualified_table_name(table, Settings.from_env({}))
     assert "." in name
     assert reference["filePath"].startswith(str(ROOT / "tiktok_etl" / "defs"))
     assert reference["lineNumber"] > 0
 
 
-@pytest.mark.parametrize("asset", list(TABLES))
+@pytest.mark.parametrize("asset", [*TABLES, *DBT_MODELS])
 def test_materialized_assets_go_stale_an_hour_after_their_last_update(
     catalog: dict[str, dict[str, Any]], asset: str
 ) -> None:

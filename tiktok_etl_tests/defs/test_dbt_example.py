@@ -12,6 +12,7 @@ from typing import Any
 import dagster as dg
 import pytest
 import sqlalchemy as sa
+import yaml
 
 pytest.importorskip("dagster_dbt", reason="the .[dbt] extra (installed by .ci/run)")
 
@@ -33,6 +34,7 @@ MODEL_TESTS = {
         "unique_daily_engagement_partition_key",
     },
     "open_mentions": {
+        "accepted_values_open_mentions_post_type__video__comment__reply",
         "accepted_values_open_mentions_status__new",
         "not_null_open_mentions_account_key",
         "not_null_open_mentions_external_id",
@@ -62,9 +64,9 @@ def _mentions(engine: sa.Engine) -> list[dict[str, Any]]:
         return [dict(r) for r in conn.execute(sa.text("SELECT * FROM sl_mentions")).mappings()]
 
 
-def _rows(engine: sa.Engine, query: str) -> list[dict[str, Any]]:
+def _rows(engine: sa.Engine, query: str, **params: Any) -> list[dict[str, Any]]:
     with engine.connect() as conn:
-        return [dict(r) for r in conn.execute(sa.text(query)).mappings()]
+        return [dict(r) for r in conn.execute(sa.text(query), params).mappings()]
 
 
 def _expected_daily(mentions: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
@@ -142,6 +144,21 @@ def test_dbt_build_through_dagster_equals_sql_over_sl_mentions_and_its_tests_pas
         ran[check.asset_key.to_user_string()].add(check.check_name)
     assert ran == MODEL_TESTS
     assert all(check.passed for check in checks)
+
+    # the catalog describes every column a model builds (models.yml lists them all)
+    documented = yaml.safe_load((PROJECT_DIR / "models" / "models.yml").read_text())
+    for model in documented["models"]:
+        built_columns = [
+            r["column_name"]
+            for r in _rows(
+                engine,
+                "SELECT column_name FROM information_schema.columns WHERE table_schema = "
+                "'tiktok_analytics' AND table_name = :model ORDER BY ordinal_position",
+                model=model["name"],
+            )
+        ]
+        assert built_columns == [c["name"] for c in model["columns"]], model["name"]
+        assert all(c["description"].strip() for c in model["columns"])
 
     mentions = _mentions(engine)
     daily = {

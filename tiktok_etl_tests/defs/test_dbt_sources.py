@@ -12,11 +12,11 @@ import pytest
 import yaml
 
 from tiktok_etl.defs.dbt import PROJECT_DIR
-from tiktok_etl.defs.dbt_sources import MENTION_STATUSES, SOURCES_PATH, sources_yaml
+from tiktok_etl.defs.dbt_sources import SOURCES_PATH, sources_yaml
 from tiktok_etl.runtime import Runtime
 from tiktok_etl.runtime.dbt_env import PASSWORD_VAR, dbt_environment
 from tiktok_etl.settings import ConfigError, Settings
-from tiktok_etl.storage.mentions_table import MENTIONS
+from tiktok_etl.storage.mentions_table import MENTION_STATUSES, MENTIONS
 from tiktok_etl.storage.tables import RAW_TABLES
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -60,7 +60,7 @@ def test_every_source_asset_key_is_an_asset_of_the_code_location() -> None:
 
 def test_source_schema_comes_from_the_environment_and_status_has_the_workflow_values() -> None:
     text = (PROJECT_DIR / SOURCES_PATH).read_text(encoding="utf-8")
-    assert "schema: \"{{ env_var('TIKTOK_ETL_PG_SCHEMA', 'public') }}\"" in text
+    assert "schema: \"{{ env_var('TIKTOK_ETL_PG_SCHEMA', 'tiktok') }}\"" in text
     status = next(c for c in _tables()["sl_mentions"]["columns"] if c["name"] == "status")
     accepted = status["data_tests"][0]["accepted_values"]["arguments"]["values"]
     assert accepted == list(MENTION_STATUSES) == ["new", "replied", "hidden", "deleted"]
@@ -75,7 +75,7 @@ def test_embedded_socket_url_becomes_host_and_port_without_a_password() -> None:
         "TIKTOK_ETL_DBT_USER": "postgres",
         "TIKTOK_ETL_DBT_DBNAME": "tiktok_etl",
         "TIKTOK_ETL_DBT_SCHEMA": "tiktok_analytics",
-        "TIKTOK_ETL_PG_SCHEMA": "public",
+        "TIKTOK_ETL_PG_SCHEMA": "tiktok",
     }
 
 
@@ -90,7 +90,7 @@ def test_configured_url_password_travels_only_as_a_dbt_secret_variable() -> None
     assert (env["TIKTOK_ETL_DBT_SCHEMA"], env["TIKTOK_ETL_DBT_SSLMODE"]) == ("marts", "require")
 
 
-@pytest.mark.parametrize("schema", ["public", "Bad-Name"])
+@pytest.mark.parametrize("schema", ["tiktok", "Bad-Name"])
 def test_models_never_build_into_the_data_schema_or_a_bad_name(schema: str) -> None:
     with pytest.raises(ConfigError, match="TIKTOK_ETL_DBT_SCHEMA"):
         dbt_environment(_runtime("postgresql://u@h/d", TIKTOK_ETL_DBT_SCHEMA=schema))
