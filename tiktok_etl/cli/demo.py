@@ -42,7 +42,16 @@ DEMO_ACCOUNTS = (
     DemoAccount("demo_brand", "business", "sbx-brand-0001", ("acme", "launch")),
     DemoAccount("demo_shop", "business", "sbx-shop-0001", ("sale",)),
 )
-SUMMARY_TABLES = ("tiktok_users", "tiktok_videos", "tiktok_comments", "sl_mentions")
+SUMMARY_TABLES = (
+    "tiktok_users",
+    "tiktok_videos",
+    "tiktok_comments",
+    "sl_mentions",
+    # today's snapshot of every tracked video; the account's daily metrics (Business: ~60
+    # days back-filled on the first run, of which the window's days are counted)
+    "tiktok_video_metrics",
+    "tiktok_account_metrics",
+)
 _LIVE = {"sl_mentions": "AND deleted_at IS NULL"}
 # the progress bar is the demo's output; step logs stay in the instance (and the UI)
 _QUIET = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}

@@ -149,15 +149,16 @@ def test_dbt_build_through_dagster_equals_sql_over_sl_mentions_and_its_tests_pas
     documented = yaml.safe_load((PROJECT_DIR / "models" / "models.yml").read_text())
     for model in documented["models"]:
         built_columns = [
-            r["column_name"]
+            (r["attname"], r["type"])
             for r in _rows(
                 engine,
-                "SELECT column_name FROM information_schema.columns WHERE table_schema = "
-                "'tiktok_analytics' AND table_name = :model ORDER BY ordinal_position",
-                model=model["name"],
+                "SELECT attname, format_type(atttypid, atttypmod) AS type FROM pg_attribute "
+                "WHERE attrelid = CAST(:relation AS regclass) AND attnum > 0 "
+                "AND NOT attisdropped ORDER BY attnum",
+                relation=f"tiktok_analytics.{model['name']}",
             )
         ]
-        assert built_columns == [c["name"] for c in model["columns"]], model["name"]
+        assert built_columns == [(c["name"], c["data_type"]) for c in model["columns"]]
         assert all(c["description"].strip() for c in model["columns"])
 
     mentions = _mentions(engine)
