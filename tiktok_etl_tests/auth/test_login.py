@@ -69,6 +69,9 @@ def test_login_end_to_end(
     challenge: re.Pattern[str] | None,
 ) -> None:
     caplog.set_level("DEBUG")
+    # an earlier Dagster run in this process may have set the managed `tiktok_etl` loggers
+    # to INFO (python_log_level in dagster.yaml); the command logs its requests at DEBUG
+    caplog.set_level("DEBUG", logger="tiktok_etl")
     login = start_login(
         [
             *("--api", api, "--key", "acme_main", "--pkce", pkce, "--keywords", "shoes, socks"),
