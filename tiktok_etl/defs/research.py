@@ -22,6 +22,7 @@ from typing import Any
 import dagster as dg
 
 from tiktok_etl.api.research_query import parse_query
+from tiktok_etl.defs.accounts_sync import sync_result
 from tiktok_etl.defs.assets import API_RETRY, POOL, column_schema
 from tiktok_etl.defs.catalog import ApiFamily, table_catalog
 from tiktok_etl.defs.failures import classified_failures
@@ -218,16 +219,7 @@ def tiktok_listening_queries_sync_sensor(
     context: dg.SensorEvaluationContext, tiktok: TikTokConnectorResource
 ) -> dg.SensorResult | dg.SkipReason:
     table_keys = {q.query_key for q in Listening(tiktok.runtime).queries.list()}
-    existing = set(context.instance.get_dynamic_partitions(QUERIES_PARTITIONS_NAME))
-    add, delete = sorted(table_keys - existing), sorted(existing - table_keys)
-    if not add and not delete:
-        return dg.SkipReason(f"{len(table_keys)} listening queries, partitions in step")
-    requests: list[dg.AddDynamicPartitionsRequest | dg.DeleteDynamicPartitionsRequest] = []
-    if add:
-        requests.append(dg.AddDynamicPartitionsRequest(QUERIES_PARTITIONS_NAME, add))
-    for key in delete:
-        requests.append(dg.DeleteDynamicPartitionsRequest(QUERIES_PARTITIONS_NAME, [key]))
-    return dg.SensorResult(dynamic_partitions_requests=requests)
+    return sync_result(context, QUERIES_PARTITIONS_NAME, table_keys, "listening queries")
 
 
 LISTENING_ASSETS = (tiktok_research_videos, tiktok_research_comments, tiktok_research_mentions)

@@ -17,17 +17,24 @@ log = logging.getLogger(__name__)
 ACCOUNTS_PARTITIONS_NAME = "tiktok_accounts"
 
 
-def _sync_partitions(runtime: Runtime, add: Sequence[str] = (), delete: Sequence[str] = ()) -> None:
-    """Update the Dagster instance now; the accounts sync sensor repairs it if this fails."""
+def sync_partitions(
+    runtime: Runtime,
+    partitions: str = ACCOUNTS_PARTITIONS_NAME,
+    *,
+    add: Sequence[str] = (),
+    delete: Sequence[str] = (),
+) -> None:
+    """Update the Dagster dynamic ``partitions`` now, after their table changed; the table's
+    sync sensor repairs them if this fails."""
     import dagster as dg
 
     runtime.export_env()
     try:
         with dg.DagsterInstance.get() as instance:
             if add:
-                instance.add_dynamic_partitions(ACCOUNTS_PARTITIONS_NAME, list(add))
+                instance.add_dynamic_partitions(partitions, list(add))
             for key in delete:
-                instance.delete_dynamic_partition(ACCOUNTS_PARTITIONS_NAME, key)
+                instance.delete_dynamic_partition(partitions, key)
     except Exception as exc:  # the table is the source of truth; the sensor catches up
         log.warning("could not update Dagster partitions now (%s); the sync sensor will", exc)
 
@@ -56,14 +63,14 @@ def register_account(
         )
     )
     runtime.tokens.save(account.account_key, tokens)
-    _sync_partitions(runtime, add=[account.account_key])
+    sync_partitions(runtime, add=[account.account_key])
     return account
 
 
 def remove_account(account_key: str, runtime: Runtime | None = None) -> None:
     runtime = runtime or open_runtime()
     runtime.accounts.remove(account_key)
-    _sync_partitions(runtime, delete=[account_key])
+    sync_partitions(runtime, delete=[account_key])
 
 
 def describe_accounts(runtime: Runtime | None = None) -> list[tuple[str, ...]]:

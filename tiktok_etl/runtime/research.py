@@ -19,6 +19,7 @@ from tiktok_etl.api.research import ClientCredentials, ResearchClient
 from tiktok_etl.api.research_query import parse_query
 from tiktok_etl.runtime import Runtime, open_runtime
 from tiktok_etl.runtime.connector import Connector
+from tiktok_etl.runtime.registration import sync_partitions
 from tiktok_etl.settings import ConfigError, Settings
 from tiktok_etl.storage.partition_copies import write_mention_copies
 from tiktok_etl.storage.research import (
@@ -100,20 +101,6 @@ class Listening:
         )
 
 
-def _sync_partitions(runtime: Runtime, add: Sequence[str] = (), delete: Sequence[str] = ()) -> None:
-    import dagster as dg
-
-    runtime.export_env()
-    try:
-        with dg.DagsterInstance.get() as instance:
-            if add:
-                instance.add_dynamic_partitions(QUERIES_PARTITIONS_NAME, list(add))
-            for key in delete:
-                instance.delete_dynamic_partition(QUERIES_PARTITIONS_NAME, key)
-    except Exception as exc:  # the table is the source of truth; the sensor catches up
-        log.warning("could not update Dagster partitions now (%s); the sync sensor will", exc)
-
-
 def register_query(
     *,
     query_key: str,
@@ -138,14 +125,14 @@ def register_query(
             since=since,
         )
     )
-    _sync_partitions(runtime, add=[query_key])
+    sync_partitions(runtime, QUERIES_PARTITIONS_NAME, add=[query_key])
     return stored
 
 
 def remove_query(query_key: str, runtime: Runtime | None = None) -> None:
     runtime = runtime or open_runtime()
     ListeningQueryStore(runtime.engine).remove(query_key)
-    _sync_partitions(runtime, delete=[query_key])
+    sync_partitions(runtime, QUERIES_PARTITIONS_NAME, delete=[query_key])
 
 
 def quota_usage(runtime: Runtime | None = None) -> QuotaUsage:
